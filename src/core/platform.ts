@@ -1,0 +1,43 @@
+/**
+ * The seam between the engine and its runtime. Everything that differs between Node and the
+ * browser (how a GPU is obtained, how bytes are read, where caches live) is behind this
+ * interface; the implementations live in src/platform/ and are injected, never imported by
+ * the layers below.
+ */
+
+export interface AdapterOptions {
+  powerPreference?: GPUPowerPreference;
+  /** substring of the adapter's name/description to pick (Node: Dawn's adapter option) */
+  adapterName?: string;
+  /** allow a software adapter (SwiftShader) when no hardware one exists */
+  allowFallback?: boolean;
+}
+
+export interface AcquiredAdapter {
+  adapter: GPUAdapter;
+  /** e.g. 'dawn-node/webgpu@0.6.2' or the browser's user agent product */
+  runtime: string;
+}
+
+/** Random-access reads of a model file or URL, so large files never sit whole in memory. */
+export interface ByteSource {
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** String key/value storage (tune cache): a JSON file per key in Node, IndexedDB in the browser. */
+export interface KeyValueStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  keys(): Promise<string[]>;
+}
+
+export interface Platform {
+  readonly name: 'node' | 'browser';
+  requestAdapter(opts?: AdapterOptions): Promise<AcquiredAdapter>;
+  openModelSource?(ref: string): Promise<ByteSource>;
+  tuneStore?: KeyValueStore;
+}
