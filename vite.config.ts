@@ -1,0 +1,85 @@
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+
+/**
+ * One config for the three things Vite does here:
+ * - `vite` / `vite build`: the browser chat demo in demo/;
+ * - `vite build --mode lib`: the library (Node entry, browser entry, CLI) with WGSL inlined;
+ * - `vitest`: two projects running the same suites, in Node (Dawn) and in Chromium (WebGPU).
+ */
+const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default defineConfig(({ mode }) => ({
+  root: mode === 'lib' ? '.' : undefined,
+  build:
+    mode === 'lib'
+      ? {
+          outDir: 'dist',
+          emptyOutDir: true,
+          target: 'es2022',
+          sourcemap: true,
+          minify: false,
+          lib: {
+            entry: {
+              index: 'src/index.ts',
+              node: 'src/node.ts',
+              browser: 'src/browser.ts',
+              cli: 'src/cli/main.ts',
+            },
+            formats: ['es'],
+          },
+          rollupOptions: {
+            external: (id: string) =>
+              id.startsWith('node:') ||
+              ['webgpu', 'comlink', '@huggingface/jinja', '@huggingface/tokenizers', '@huggingface/gguf'].some(
+                (p) => id === p || id.startsWith(`${p}/`),
+              ),
+          },
+        }
+      : { outDir: 'dist-demo' },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.browser.test.ts', 'test/e2e/**'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? swiftshaderIcd },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/**/*.browser.test.ts'],
+          testTimeout: 300_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: {
+                executablePath: chromium,
+                args: [
+                  '--enable-unsafe-webgpu',
+                  '--use-webgpu-adapter=swiftshader',
+                  '--enable-features=Vulkan',
+                  '--no-sandbox',
+                  '--disable-background-networking',
+                  '--disable-component-update',
+                  '--disable-sync',
+                  '--no-first-run',
+                ],
+              },
+            }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+}));
