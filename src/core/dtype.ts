@@ -112,3 +112,8 @@ export function f16ArrayToF32(src: Uint16Array): Float32Array {
 export function roundToF16(src: Float32Array): Float32Array {
   return f16ArrayToF32(f32ArrayToF16(src));
 }
+
+/** Rounds one value as storage of `act` would (f32: fround; f16: through f16 bits). */
+export function roundAs(act: ActDType): (v: number) => number {
+  return act === 'f16' ? (v) => f16BitsToF32(f32ToF16Bits(v)) : Math.fround;
+}

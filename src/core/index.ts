@@ -3,3 +3,4 @@ export * from './dtype.js';
 export * from './random.js';
 export * from './model-config.js';
 export * from './platform.js';
+export * from './hash.js';

@@ -1,0 +1,62 @@
+// RMSNorm over the last dimension, with an optional fused residual add.
+//
+//   main:          out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight[:]
+//   main_residual: residual[r, :] += x[r, :];  out[r, :] = rmsnorm(residual[r, :]) * weight[:]
+//                  (the residual stream is updated in place: the next layer reads it)
+//
+// Bindings (group 0):
+//   0 x        [numRows, rowLen] act_t   read
+//   1 weight   [rowLen]          f32     read
+//   2 out      [numRows, rowLen] act_t   write (may not alias x)
+//   3 residual [numRows, rowLen] act_t   read_write (main_residual only)
+//   last: params (uniform Params { numRows, rowLen, eps })
+// Prelude: act_t, Params, Lane + wg_sum (reduce library).
+// Grid: one workgroup per row; rows spread over x,y (linear id = wid.x + wid.y * nwg.x).
+// Tunables: WG (invocations per row, power of two); reduce flavour (plain or subgroup).
+// Precision: sums of squares and the scale in f32; only loads/stores use act_t.
+
+override WG: u32 = 128;
+
+@group(0) @binding(0) var<storage, read> x: array<act_t>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<act_t>;
+@group(0) @binding(3) var<storage, read_write> residual: array<act_t>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let row = row_index(wid, nwg);
+  if (row >= params.numRows) { return; } // uniform per workgroup: barriers below stay uniform
+  let base = row * params.rowLen;
+  var ss = 0.0;
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    let v = f32(x[base + i]);
+    ss += v * v;
+  }
+  let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    out[base + i] = act_t(f32(x[base + i]) * scale * weight[i]);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let row = row_index(wid, nwg);
+  if (row >= params.numRows) { return; }
+  let base = row * params.rowLen;
+  var ss = 0.0;
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    // The sum is rounded to act_t before it is squared: the next layer reads the rounded value.
+    let v = act_t(f32(x[base + i]) + f32(residual[base + i]));
+    residual[base + i] = v;
+    ss += f32(v) * f32(v);
+  }
+  let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    out[base + i] = act_t(f32(residual[base + i]) * scale * weight[i]);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './rmsnorm.js';
+export * from './rope.js';
+export * from './elementwise.js';

@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { WgllmError } from '../../core/errors.js';
+import type { AcquiredAdapter, AdapterOptions } from '../../core/platform.js';
+
+/**
+ * Dawn toggles that unlock what NVIDIA's Vulkan driver can do but Dawn hides by default:
+ * - vulkan_enable_f16_on_nvidia: exposes `shader-f16` (off by default on NVIDIA in Dawn);
+ * - allow_unsafe_apis: exposes `chromium-experimental-subgroup-matrix` (tensor cores);
+ * - timestamp_quantization is disabled so timestamp queries give full-resolution GPU times.
+ */
+export const DAWN_TOGGLES = [
+  'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia',
+  'disable-dawn-features=timestamp_quantization',
+];
+
+const require = createRequire(import.meta.url);
+
+function dawnVersion(): string {
+  try {
+    return `dawn-node/webgpu@${(require('webgpu/package.json') as { version: string }).version}`;
+  } catch {
+    return 'dawn-node/webgpu';
+  }
+}
+
+// The GPU object must stay referenced while devices from it are alive (see the webgpu package
+// notes), and creating it more than once per option set is wasteful: keep one per options key.
+const gpus = new Map<string, GPU>();
+
+async function loadDawn(): Promise<{ create: (opts: string[]) => GPU; globals: object }> {
+  try {
+    return (await import('webgpu')) as unknown as { create: (opts: string[]) => GPU; globals: object };
+  } catch (cause) {
+    throw new WgllmError(
+      'no_webgpu',
+      `Could not load Dawn (the 'webgpu' package): ${String((cause as Error)?.message ?? cause)}. ` +
+        "Reinstall dependencies with 'npm install'; prebuilt binaries exist for linux-x64, linux-arm64, macOS and Windows.",
+      { cause },
+    );
+  }
+}
+
+export function noAdapterMessage(): string {
+  const lines = [
+    'No WebGPU adapter was found.',
+    'wgllm needs a GPU driver that Dawn can use: Vulkan on Linux, Metal on macOS, D3D12 on Windows.',
+  ];
+  if (process.platform === 'linux') {
+    lines.push(
+      'On Linux without a GPU, use SwiftShader (a CPU Vulkan; slow, but every kernel runs):',
+      '  sudo apt-get install -y chromium libvulkan1',
+      '  export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json',
+      'With a GPU, install its Vulkan driver (e.g. nvidia driver, mesa-vulkan-drivers) and libvulkan1.',
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function requestNodeAdapter(opts: AdapterOptions = {}): Promise<AcquiredAdapter> {
+  const { create, globals } = await loadDawn();
+  // Dawn's classes (GPUBufferUsage, GPUShaderStage, ...) as globals, as a browser has them.
+  for (const [k, v] of Object.entries(globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  const dawnOptions = [...DAWN_TOGGLES];
+  if (opts.adapterName) dawnOptions.push(`adapter=${opts.adapterName}`);
+  const key = dawnOptions.join(' ');
+  let gpu = gpus.get(key);
+  if (!gpu) {
+    try {
+      gpu = create(dawnOptions);
+    } catch (cause) {
+      throw new WgllmError(
+        'no_adapter',
+        `${noAdapterMessage()}\n(Dawn said: ${String((cause as Error)?.message ?? cause)})` +
+          (opts.adapterName ? `\nNo adapter matches '${opts.adapterName}'.` : ''),
+        { cause },
+      );
+    }
+    gpus.set(key, gpu);
+  }
+  const adapter = await gpu.requestAdapter({
+    powerPreference: opts.powerPreference ?? 'high-performance',
+    ...(opts.allowFallback === false ? {} : {}),
+  });
+  if (!adapter) throw new WgllmError('no_adapter', noAdapterMessage());
+  return { adapter, runtime: dawnVersion() };
+}
