@@ -1,0 +1,10 @@
+export { BlockPool } from './block-pool.js';
+export { FreeBlockQueue } from './free-block-queue.js';
+export { Fnv1a64, fnv1a64, hashBlockTokens } from './hash.js';
+export type { BlockHash } from './hash.js';
+export { KVCacheBlock, NULL_BLOCK_ID, ROOT_CACHE_ID } from './kv-cache-block.js';
+export type { CachedBlockKey } from './kv-cache-block.js';
+export { KVCacheManager } from './kv-cache-manager.js';
+export type { ComputedBlocks, KVCacheConfig, PrefixCacheStats } from './kv-cache-manager.js';
+export type { KVRequest } from './kv-request.js';
+export { PrefixCache } from './prefix-cache.js';
