@@ -29,7 +29,9 @@ export default defineConfig(({ mode }) => ({
             },
             formats: ['es'],
           },
+          // Shared code is split into chunks; the CLI entry gets its shebang.
           rollupOptions: {
+            output: { chunkFileNames: 'chunks/[name]-[hash].js', banner: (chunk: { name: string }) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : '') },
             external: (id: string) =>
               id.startsWith('node:') ||
               ['webgpu', 'comlink', '@huggingface/jinja', '@huggingface/tokenizers', '@huggingface/gguf'].some(

@@ -1,0 +1,3 @@
+/** wgllm for browsers and Web Workers: the runtime-neutral API plus navigator.gpu access. */
+export * from './index.js';
+export { createBrowserPlatform, requestBrowserAdapter } from './platform/browser/index.js';

@@ -1,0 +1,8 @@
+/**
+ * wgllm: the runtime-neutral entry. Everything here runs in browsers, Web Workers and Node;
+ * pick a platform from 'wgllm/node' or 'wgllm/browser' (or the entries that re-export this).
+ */
+export * from './core/index.js';
+export * from './gpu/index.js';
+export * from './kernels/index.js';
+export { WGLLM_VERSION } from './version.js';

@@ -1,0 +1,3 @@
+/** wgllm for Node: the runtime-neutral API plus Dawn-backed GPU access and file access. */
+export * from './index.js';
+export { createNodePlatform, requestNodeAdapter, noAdapterMessage, DAWN_TOGGLES } from './platform/node/index.js';
