@@ -202,7 +202,6 @@ describe('Scheduler + KVCacheManager under random workloads', () => {
       { numRuns: 300 },
     );
     // the workload really exercised preemption, prefix hits and chunked prefill
-    if (process.env.WGLLM_PROPERTY_STATS) console.log(totals);
     expect(totals.preempted).toBeGreaterThan(0);
     expect(totals.hitTokens).toBeGreaterThan(0);
     expect(totals.chunks).toBeGreaterThan(0);
