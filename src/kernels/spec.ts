@@ -76,6 +76,8 @@ export interface KernelSpec<Shape, Config> {
   /** CPU truth for the outputs, from core/reference */
   reference(inputs: HostTensors, shape: Shape): HostTensors;
   tolerance(shape: Shape): Tolerance;
+  /** optional: a smaller shape with the same program (same build() output) on which the tuner checks candidates against the CPU reference; default: the shape itself */
+  validationShape?(shape: Shape): Shape;
 }
 
 /** A spec with its type parameters erased, for registries and generic runners. */
