@@ -109,7 +109,7 @@ export class ByteReader {
   /** a u64 that must be a count or size no larger than `max` */
   size64(what: string, max: number): number {
     const v = this.u64();
-    if (typeof v !== 'number' || v > max) throw this.error(`${what} ${v} is impossible (at most ${max} here)`);
+    if (typeof v !== 'number' || v > max) throw this.error(`${what} ${v} is impossible here (at most ${max}): the file is truncated or corrupt`);
     return v;
   }
   bytes(n: number): Uint8Array {

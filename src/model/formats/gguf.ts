@@ -187,7 +187,10 @@ async function readTensorInfos(r: ByteReader, tensorCount: number): Promise<RawT
     const dims: number[] = [];
     for (let d = 0; d < nDims; d++) dims.push(r.size64(`tensor '${name}' dim ${d}`, 2 ** 40));
     const typeId = r.u32();
-    const offset = r.size64(`tensor '${name}' data offset`, r.source.size);
+    const offset = r.u64();
+    if (typeof offset !== 'number' || offset > r.source.size) {
+      throw r.error(`tensor '${name}' data offset ${offset} lies past the end of the file (${r.source.size} bytes): truncated or corrupt`);
+    }
     raw.push({ name, dims, typeId, offset });
   }
   return raw;

@@ -78,7 +78,7 @@ export async function parseSafetensors(source: ByteSource): Promise<SafetensorsF
     tensors.set(name, parseEntry(source, name, e, dataStart, dataSize));
   }
   // Tensors must not share bytes (the format requires a packed, non-overlapping layout).
-  const sorted = [...tensors.values()].sort((a, b) => a.byteOffset - b.byteOffset);
+  const sorted = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.byteOffset - b.byteOffset);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1]!, cur = sorted[i]!;
     if (cur.byteOffset < prev.byteOffset + prev.byteLength) {
