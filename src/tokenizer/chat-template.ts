@@ -46,21 +46,18 @@ export function applyChatTemplate(
     if (parsed.size >= MAX_CACHED) parsed.delete(parsed.keys().next().value!);
     parsed.set(template, program);
   }
-  const context: Record<string, unknown> = {
-    ...options.specialTokens,
-    ...options.variables,
-    messages,
-    add_generation_prompt: options.addGenerationPrompt ?? true,
-    // Templates call raise_exception() to reject conversations they cannot express
-    // ("roles must alternate"); that is the caller's input, not a broken model.
-    raise_exception: (message: unknown) => {
-      throw new WgllmError('invalid_argument', `the chat template rejected the messages: ${String(message)}`);
-    },
-  };
+  const context: Record<string, unknown> = {};
+  // Unset values are left out so that templates see them as undefined ({% if bos_token is defined %}).
+  for (const [k, v] of Object.entries({ ...options.specialTokens, ...options.variables })) {
+    if (v !== undefined) context[k] = v;
+  }
+  context.messages = messages;
+  context.add_generation_prompt = options.addGenerationPrompt ?? true;
   try {
     return program.render(context);
   } catch (e) {
-    if (e instanceof WgllmError) throw e;
+    // Mostly the template's own raise_exception("roles must alternate ..."): the caller's
+    // messages do not fit the model's chat format.
     throw new WgllmError('invalid_argument', `the chat template failed on these messages: ${errorMessage(e)}`, {
       cause: e,
     });
