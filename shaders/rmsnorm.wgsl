@@ -3,13 +3,16 @@
 //   main:          out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight[:]
 //   main_residual: residual[r, :] += x[r, :];  out[r, :] = rmsnorm(residual[r, :]) * weight[:]
 //                  (the residual stream is updated in place: the next layer reads it)
+//   main_heads:    in place on `residual`, rows are heads inside token rows (Qwen3's per-head q/k
+//                  norm on a fused qkv buffer): row r = (t, h) with t = r / headsPerToken,
+//                  h = r % headsPerToken, at element t * tokenStride + h * rowLen.
 //
 // Bindings (group 0):
 //   0 x        [numRows, rowLen] act_t   read
 //   1 weight   [rowLen]          f32     read
 //   2 out      [numRows, rowLen] act_t   write (may not alias x)
-//   3 residual [numRows, rowLen] act_t   read_write (main_residual only)
-//   last: params (uniform Params { numRows, rowLen, eps })
+//   3 residual [numRows, rowLen] act_t   read_write (main_residual; main_heads: the data, in place)
+//   4 params   Params { numRows, rowLen, eps, headsPerToken, tokenStride } (the last two: main_heads)
 // Prelude: act_t, Params, Lane + wg_sum (reduce library).
 // Grid: one workgroup per row; rows spread over x,y (linear id = wid.x + wid.y * nwg.x).
 // Tunables: WG (invocations per row, power of two); reduce flavour (plain or subgroup).
@@ -58,5 +61,21 @@ fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
   for (var i = lane.index; i < params.rowLen; i += WG) {
     out[base + i] = act_t(f32(residual[base + i]) * scale * weight[i]);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let row = row_index(wid, nwg);
+  if (row >= params.numRows) { return; }
+  let base = (row / params.headsPerToken) * params.tokenStride + (row % params.headsPerToken) * params.rowLen;
+  var ss = 0.0;
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    let v = f32(residual[base + i]);
+    ss += v * v;
+  }
+  let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
+  for (var i = lane.index; i < params.rowLen; i += WG) {
+    residual[base + i] = act_t(f32(residual[base + i]) * scale * weight[i]);
   }
 }

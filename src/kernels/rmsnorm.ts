@@ -1,7 +1,7 @@
 import type { ActDType } from '../core/dtype.js';
 import { roundAs } from '../core/dtype.js';
 import { Rng } from '../core/random.js';
-import { addRmsnormRef, rmsnormRef } from '../core/reference/rmsnorm.js';
+import { addRmsnormRef, rmsnormHeadsRef, rmsnormRef } from '../core/reference/rmsnorm.js';
 import { grid1d } from '../gpu/grid.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/rmsnorm.wgsl?raw';
@@ -10,13 +10,22 @@ import type { BindingDecl, HostTensors, KernelSpec } from './spec.js';
 import { TOLERANCE } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
+/**
+ * 'plain': out = norm(x); 'residual': residual += x, out = norm(residual) (fused add);
+ * 'heads': in place on `residual`, rows are `headsPerToken` heads of `rowLen` inside token rows
+ * of `tokenStride` elements (per-head q/k norm on a fused qkv buffer).
+ */
+export type RmsnormMode = 'plain' | 'residual' | 'heads';
+
 export interface RmsnormShape {
   act: ActDType;
+  mode: RmsnormMode;
   numRows: number;
   rowLen: number;
   eps: number;
-  /** fused `residual += x` before the norm */
-  residual: boolean;
+  /** 'heads' mode only */
+  headsPerToken?: number;
+  tokenStride?: number;
 }
 
 export interface RmsnormConfig {
@@ -24,7 +33,8 @@ export interface RmsnormConfig {
   reduce: 'plain' | 'subgroup';
 }
 
-const UNIFORMS = { numRows: 'u32', rowLen: 'u32', eps: 'f32' } as const;
+const UNIFORMS = { numRows: 'u32', rowLen: 'u32', eps: 'f32', headsPerToken: 'u32', tokenStride: 'u32' } as const;
+const ENTRY: Record<RmsnormMode, string> = { plain: 'main', residual: 'main_residual', heads: 'main_heads' };
 
 export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   id: 'rmsnorm',
@@ -32,17 +42,25 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   uniforms: UNIFORMS,
 
   bindings(shape): BindingDecl[] {
+    const weight = { name: 'weight', binding: 1, kind: 'storage-read' } as const;
+    const params = { name: 'params', binding: 4, kind: 'uniform' } as const;
+    const residual = { name: 'residual', binding: 3, kind: 'storage' } as const;
+    if (shape.mode === 'heads') return [weight, residual, params];
     return [
       { name: 'x', binding: 0, kind: 'storage-read' },
-      { name: 'weight', binding: 1, kind: 'storage-read' },
+      weight,
       { name: 'out', binding: 2, kind: 'storage' },
-      ...(shape.residual ? [{ name: 'residual', binding: 3, kind: 'storage' } as const] : []),
-      { name: 'params', binding: 4, kind: 'uniform' },
+      ...(shape.mode === 'residual' ? [residual] : []),
+      params,
     ];
   },
 
   supports(shape, dev) {
-    return actSupport(shape.act, dev);
+    const reasons = actSupport(shape.act, dev);
+    if (shape.mode === 'heads' && (!shape.headsPerToken || (shape.tokenStride ?? 0) < shape.headsPerToken * shape.rowLen)) {
+      reasons.push('heads mode needs headsPerToken >= 1 and tokenStride >= headsPerToken * rowLen');
+    }
+    return reasons;
   },
 
   space(_shape, dev) {
@@ -59,7 +77,7 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   build(shape, cfg) {
     return {
       source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS, reduce: cfg.reduce }),
-      entryPoint: shape.residual ? 'main_residual' : 'main',
+      entryPoint: ENTRY[shape.mode],
       constants: { WG: cfg.wg },
     };
   },
@@ -67,16 +85,22 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   dispatch(shape, _cfg, dev: DeviceInfo) {
     return {
       grid: grid1d(shape.numRows, dev.limits.maxComputeWorkgroupsPerDimension),
-      uniforms: { numRows: shape.numRows, rowLen: shape.rowLen, eps: shape.eps },
+      uniforms: {
+        numRows: shape.numRows,
+        rowLen: shape.rowLen,
+        eps: shape.eps,
+        headsPerToken: shape.headsPerToken ?? 1,
+        tokenStride: shape.tokenStride ?? shape.rowLen,
+      },
     };
   },
 
   problemKey(s) {
-    return `${s.act}${s.residual ? '+res' : ''}:rows${bucket(s.numRows)}:len${s.rowLen}`;
+    return `${s.act}:${s.mode}:rows${bucket(s.numRows)}:len${s.rowLen}`;
   },
 
   outputs(shape) {
-    return shape.residual ? ['out', 'residual'] : ['out'];
+    return shape.mode === 'plain' ? ['out'] : shape.mode === 'residual' ? ['out', 'residual'] : ['residual'];
   },
 
   makeInputs(shape, seed): HostTensors {
@@ -84,20 +108,31 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
     const dims = [shape.numRows, shape.rowLen];
     const weight = new Float32Array(shape.rowLen);
     for (let i = 0; i < shape.rowLen; i++) weight[i] = rng.uniform(0.5, 1.5);
+    if (shape.mode === 'heads') {
+      const numTokens = Math.ceil(shape.numRows / shape.headsPerToken!);
+      return {
+        weight: { dtype: 'f32', shape: [shape.rowLen], data: weight },
+        residual: randomAct(rng, shape.act, [numTokens, shape.tokenStride!]),
+      };
+    }
     return {
       x: randomAct(rng, shape.act, dims),
       weight: { dtype: 'f32', shape: [shape.rowLen], data: weight },
       out: zerosAct(shape.act, dims),
-      ...(shape.residual ? { residual: randomAct(rng, shape.act, dims) } : {}),
+      ...(shape.mode === 'residual' ? { residual: randomAct(rng, shape.act, dims) } : {}),
     };
   },
 
   reference(inputs, shape): HostTensors {
-    const x = inputs.x!.data as Float32Array;
     const w = inputs.weight!.data as Float32Array;
     const round = roundAs(shape.act);
+    if (shape.mode === 'heads') {
+      const data = rmsnormHeadsRef(inputs.residual!.data as Float32Array, w, shape.numRows, shape.rowLen, shape.headsPerToken!, shape.tokenStride!, shape.eps, round);
+      return { residual: { ...inputs.residual!, data } };
+    }
+    const x = inputs.x!.data as Float32Array;
     const dims = [shape.numRows, shape.rowLen];
-    if (!shape.residual) {
+    if (shape.mode === 'plain') {
       return { out: { dtype: shape.act, shape: dims, data: rmsnormRef(x, w, shape.numRows, shape.rowLen, shape.eps, round) } };
     }
     const r = addRmsnormRef(x, inputs.residual!.data as Float32Array, w, shape.numRows, shape.rowLen, shape.eps, round);

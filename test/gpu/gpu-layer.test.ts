@@ -57,7 +57,7 @@ describe('buffers', () => {
 });
 
 describe('pipeline cache', () => {
-  const shape = { act: 'f32', numRows: 4, rowLen: 64, eps: 1e-6, residual: false } as const;
+  const shape = { act: 'f32', numRows: 4, rowLen: 64, eps: 1e-6, mode: 'plain' } as const;
 
   it('compiles a (source, constants) pair once and then hits', async () => {
     const before = ctx.pipelines.compiled;
@@ -94,7 +94,7 @@ describe('timer', () => {
     it(`times a dispatch (${forceWallClock ? 'wall clock' : 'timestamps when available'})`, async () => {
       const timer = new GpuTimer(ctx, { forceWallClock });
       expect(timer.usesTimestamps).toBe(!forceWallClock && ctx.info.features.timestampQuery);
-      const cached = await compileKernel(ctx, rmsnormSpec, { act: 'f32', numRows: 1, rowLen: 1, eps: 1e-6, residual: false }, { wg: 32, reduce: 'plain' });
+      const cached = await compileKernel(ctx, rmsnormSpec, { act: 'f32', numRows: 1, rowLen: 1, eps: 1e-6, mode: 'plain' }, { wg: 32, reduce: 'plain' });
       const ms = await timer.time((pass) => {
         pass.setPipeline(cached.pipeline);
       }, 3);

@@ -36,3 +36,26 @@ export function addRmsnormRef(
   for (let i = 0; i < x.length; i++) sum[i] = round(x[i]! + residual[i]!);
   return { out: rmsnormRef(sum, weight, numRows, rowLen, eps, round), residual: sum };
 }
+
+/**
+ * Per-head RMSNorm in place-style (returns a copy): rows are `headsPerToken` heads of `rowLen`
+ * inside token rows of `tokenStride` elements; elements outside the normalized heads are kept.
+ */
+export function rmsnormHeadsRef(
+  data: Float32Array,
+  weight: Float32Array,
+  numRows: number,
+  rowLen: number,
+  headsPerToken: number,
+  tokenStride: number,
+  eps: number,
+  round: (v: number) => number = Math.fround,
+): Float32Array {
+  const out = Float32Array.from(data);
+  for (let r = 0; r < numRows; r++) {
+    const base = Math.floor(r / headsPerToken) * tokenStride + (r % headsPerToken) * rowLen;
+    const row = rmsnormRef(data.subarray(base, base + rowLen), weight, 1, rowLen, eps, round);
+    out.set(row, base);
+  }
+  return out;
+}
