@@ -62,10 +62,20 @@ interface Family {
 
 const rms = (act: ActDType, numRows: number, rowLen: number, residual: boolean): RmsnormShape => ({
   act,
+  mode: residual ? 'residual' : 'plain',
   numRows,
   rowLen,
   eps: 1e-5,
-  residual,
+});
+/** per-head norm of the first `heads` heads of token rows `extra` elements wider */
+const rmsHeads = (act: ActDType, numTokens: number, heads: number, headDim: number, extra: number): RmsnormShape => ({
+  act,
+  mode: 'heads',
+  numRows: numTokens * heads,
+  rowLen: headDim,
+  eps: 1e-6,
+  headsPerToken: heads,
+  tokenStride: heads * headDim + extra,
 });
 const rope = (act: ActDType, style: RopeShape['style'], numTokens: number, numHeads: number, headDim: number, rotaryDim = headDim, extra = 0): RopeShape => ({
   act,
@@ -95,9 +105,14 @@ export const FAMILIES: Family[] = [
       { label: '3x4096', shape: rms(act, 3, 4096, false) },
       { label: 'residual 57x1001', shape: rms(act, 57, 1001, true) },
       { label: 'residual 1x7', shape: rms(act, 1, 7, true) },
-      { label: 'qk-norm rows 70001x3 (2-D grid)', shape: rms(act, 70001, 3, false) },
+      { label: 'rows 70001x3 (2-D grid)', shape: rms(act, 70001, 3, false) },
+      { label: 'heads 7 tokens x 4 heads x 32 in stride 192', shape: rmsHeads(act, 7, 4, 32, 64) },
+      { label: 'heads 3 tokens x 5 heads x 128 in stride 645', shape: rmsHeads(act, 3, 5, 128, 5) },
     ],
-    random: (act, rng) => rms(act, rng.int(1, 40), rng.int(1, 3000), rng.next() < 0.5),
+    random: (act, rng) =>
+      rng.next() < 0.25
+        ? rmsHeads(act, rng.int(1, 20), rng.int(1, 8), rng.int(1, 200), rng.int(0, 300))
+        : rms(act, rng.int(1, 40), rng.int(1, 3000), rng.next() < 0.5),
     small: (act) => rms(act, 5, 333, true),
   },
   {
