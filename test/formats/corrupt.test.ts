@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isWgllmError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/random.js';
-import { openGgufModel, openHfModel, openLlama2cModel, parseGguf, parseSafetensors } from '../../src/model/formats/index.js';
+import { openGgufModel, openHfModel, openLlama2cModel, parseGguf, parseSafetensors, readTensorF32 } from '../../src/model/formats/index.js';
 import { expectError, f32Bytes, json, memFolder, memSource, modelBytes, writeGguf, writeSafetensors, type GgufKv } from './helpers.js';
 
 const STORIES = modelBytes('stories260K/stories260K.gguf');
@@ -63,6 +63,8 @@ describe('GGUF', () => {
     await expectError(parseGguf(memSource('p.gguf', past.subarray(0, past.length - (1 << 20)))), 'model_format', /p\.gguf/, /'far\.weight'/, /past the end/);
     const mis = writeGguf(t(0), [{ name: 'w.weight', dims: [4], type: 0, data, offset: 4 }]);
     await expectError(parseGguf(memSource('m.gguf', mis)), 'model_format', /'w\.weight'/, /not aligned to 32/);
+    const overlap = writeGguf(t(0), [{ name: 'a.weight', dims: [8], type: 0, data: f32Bytes([1, 2, 3, 4, 5, 6, 7, 8]), offset: 0 }, { name: 'b.weight', dims: [4], type: 0, data, offset: 0 }]);
+    await expectError(parseGguf(memSource('o.gguf', overlap)), 'model_format', /'a\.weight' and 'b\.weight' overlap/);
     const huge = writeGguf(t(0), [{ name: 'h.weight', dims: [2 ** 40, 2 ** 40], type: 0, data }]);
     await expectError(parseGguf(memSource('h.gguf', huge)), 'model_format', /'h\.weight'/);
   });
@@ -128,6 +130,10 @@ describe('safetensors', () => {
     const f = await parseSafetensors(memSource('m.safetensors', writeSafetensors({ ...tensors, __metadata__: { format: 'pt' } }, data)));
     expect(f.metadata).toEqual({ format: 'pt' });
     expect(f.tensors.get('b')).toMatchObject({ shape: [4], dtype: 'f16', byteLength: 8 });
+    // bf16 (how most Hub checkpoints are stored) reads back as f32
+    const bf = Uint8Array.from([0x80, 0x3f, 0x40, 0xc0, 0x49, 0x40]); // 1, -3, 3.140625
+    const g16 = await parseSafetensors(memSource('b.safetensors', writeSafetensors({ w: { dtype: 'BF16', shape: [3], data_offsets: [0, 6] } }, bf)));
+    expect(Array.from(await readTensorF32(g16.tensors.get('w')!))).toEqual([1, -3, 3.140625]);
   });
 
   it('bad header JSON, length and layout', async () => {

@@ -8,10 +8,10 @@ import { expectError, json, memFolder, memSource, modelBytes, modelPath, writeSa
 
 const readConfig = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(modelPath(`${dir}/config.json`), 'utf8'));
 
-const base = {
+const base: Pick<ModelConfig, 'rmsNormEps' | 'ropeStyle' | 'ropeScaling' | 'attentionBias' | 'qkNorm' | 'tieWordEmbeddings' | 'bosTokenId' | 'eosTokenIds'> = {
   rmsNormEps: 1e-5, ropeStyle: 'neox', ropeScaling: { type: 'none' }, attentionBias: false, qkNorm: false,
   tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2],
-} as const;
+};
 
 const EXPECTED: Record<string, ModelConfig> = {
   'stories260K-hf': {
@@ -54,7 +54,7 @@ describe('config.json -> ModelConfig', () => {
   });
 
   it('linear scaling, eos lists, default kv heads and head_dim', () => {
-    const c = { ...readConfig('tiny-smollm2'), rope_scaling: { type: 'linear', factor: 2 }, eos_token_id: [2, 0, 2] };
+    const c: Record<string, unknown> = { ...readConfig('tiny-smollm2'), rope_scaling: { type: 'linear', factor: 2 }, eos_token_id: [2, 0, 2] };
     delete c.num_key_value_heads;
     delete c.head_dim;
     delete c.bos_token_id;
@@ -69,7 +69,7 @@ describe('config.json -> ModelConfig', () => {
     expect(configFromHf('x', { ...q, sliding_window: 4096 }).slidingWindow).toBeUndefined();
     const all = { ...q, use_sliding_window: true, sliding_window: 4096, layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention'] };
     expect(configFromHf('x', all).slidingWindow).toBe(4096);
-    const some = { ...q, use_sliding_window: true, sliding_window: 4096, max_window_layers: 1 };
+    const some: Record<string, unknown> = { ...q, use_sliding_window: true, sliding_window: 4096, max_window_layers: 1 };
     delete some.layer_types;
     await expectError(() => configFromHf('x', some), 'model_unsupported', /sliding-window attention in 2 of 3 layers/);
   });

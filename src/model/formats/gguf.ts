@@ -239,5 +239,12 @@ export async function parseGguf(source: ByteSource): Promise<GgufFile> {
     throw formatError(source, `truncated: the data section would start at byte ${dataOffset}, past the end (${source.size})`);
   }
   const tensors = raw.map((t) => placeTensor(source, t, dataOffset, alignment));
+  const sorted = tensors.filter((t) => t.byteLength > 0).sort((a, b) => a.byteOffset - b.byteOffset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!, cur = sorted[i]!;
+    if (cur.byteOffset < prev.byteOffset + prev.byteLength) {
+      throw formatError(source, `tensors '${prev.name}' and '${cur.name}' overlap in the data section`);
+    }
+  }
   return { source, version, metadata, tensors, alignment, dataOffset };
 }
