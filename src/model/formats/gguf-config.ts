@@ -58,7 +58,8 @@ class Meta {
   }
   str(key: string): string | undefined {
     const v = this.raw(key);
-    if (v !== undefined && typeof v !== 'string') throw formatError(this.g.source, `metadata '${key}' is not a string`);
+    const full = key.startsWith('.') ? this.prefix + key : key;
+    if (v !== undefined && typeof v !== 'string') throw formatError(this.g.source, `metadata '${full}' is not a string`);
     return v;
   }
 }
