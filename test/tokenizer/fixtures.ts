@@ -53,8 +53,16 @@ export function promptText(p: ReferencePrompt): string {
   return t;
 }
 
+const references = new Map<string, ModelReference>();
+
+/** reference.json of a tiny model (5 MB each: parsed once per test file; treat as read-only). */
 export function tinyReference(model: string): ModelReference {
-  return readJson<ModelReference>(`${model}/reference.json`);
+  let ref = references.get(model);
+  if (ref === undefined) {
+    ref = readJson<ModelReference>(`${model}/reference.json`);
+    references.set(model, ref);
+  }
+  return ref;
 }
 
 /** smollm2-135m-instruct-tokenizer/tokenizer-test-vectors.json */
