@@ -5,6 +5,7 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import { addSpec } from './add.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
 import { runKernel } from './harness.js';
+import { MATMUL_FAMILIES } from './matmul-conformance.js';
 import { compareTensors } from './host-tensors.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
 import { ropeSpec, type RopeShape } from './rope.js';
@@ -161,6 +162,7 @@ export const FAMILIES: Family[] = [
     random: (act, rng) => embed(act, rng.pick(['f32', 'f16'] as const), rng.int(1, 40), rng.int(1, 2000), rng.int(1, 500)),
     small: (act) => embed(act, 'f16', 3, 65, 9),
   },
+  ...MATMUL_FAMILIES,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {

@@ -8,4 +8,5 @@ export * from './rope.js';
 export * from './swiglu.js';
 export * from './add.js';
 export * from './embedding.js';
+export * from './matmul.js';
 export * from './conformance.js';

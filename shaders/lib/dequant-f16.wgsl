@@ -1,0 +1,21 @@
+// Matmul weight reader: f16 weights stored as u32 pairs (read with unpack2x16float, so adapters
+// without shader-f16 run it), K a multiple of 4 (rows start 8-byte aligned: vec2<u32> loads).
+// Interface and contract: see dequant-q4_0.wgsl. Columns past K read as 0.
+@group(0) @binding(W_BINDING) var<storage, read> w_data: array<vec2u>; // [N, K] f16, 4 per element
+
+fn f16x4(v: vec2u) -> vec4f {
+  return vec4f(unpack2x16float(v.x), unpack2x16float(v.y));
+}
+
+fn w_quad(row: u32, q: u32) -> vec4f {
+  return f16x4(w_data[row * (params.K >> 2u) + q]);
+}
+
+fn w_pack(row: u32, p: u32) -> mat2x4f {
+  let i = row * (params.K >> 2u) + 2u * p;
+  return mat2x4f(f16x4(w_data[i]), select(vec4f(0.0), f16x4(w_data[i + 1u]), 8u * p + 4u < params.K));
+}
+
+fn w_pack_k(p: u32) -> vec2u {
+  return vec2u(8u * p, 8u * p + 4u);
+}

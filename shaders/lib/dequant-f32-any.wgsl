@@ -1,0 +1,18 @@
+// Matmul weight reader: f32 weights, any K (rows not aligned: scalar loads, masked past K).
+// Interface and contract: see dequant-q4_0.wgsl. Columns past K read as 0.
+@group(0) @binding(W_BINDING) var<storage, read> w_data: array<f32>; // [N, K] f32
+
+fn w_quad(row: u32, q: u32) -> vec4f {
+  let k = vec4u(4u * q) + vec4u(0u, 1u, 2u, 3u);
+  let i = row * params.K + k;
+  let v = vec4f(w_data[i.x], w_data[i.y], w_data[i.z], w_data[i.w]);
+  return select(vec4f(0.0), v, k < vec4u(params.K));
+}
+
+fn w_pack(row: u32, p: u32) -> mat2x4f {
+  return mat2x4f(w_quad(row, 2u * p), w_quad(row, 2u * p + 1u));
+}
+
+fn w_pack_k(p: u32) -> vec2u {
+  return vec2u(8u * p, 8u * p + 4u);
+}

@@ -1,0 +1,82 @@
+// Matmul, decode path (GEMV): y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]), for small M.
+//
+// Bindings (group 0):
+//   0 x      [M, K] act_t                read, through x_vec4 (shaders/matmul-x-*.wgsl)
+//   1 w      [N, K] in its stored format read, through w_pack (shaders/lib/dequant-<format>.wgsl)
+//   2 bias   [N]    f32                  read (main_bias only)
+//   3 y      [M, N] act_t                write
+//   4 params Params { M, N, K }
+// Prelude: act_t; Params; consts ROWS and MB (generated: they size register arrays, which an
+// override may not); an x reader; a weight reader (+ dequant-bytes for block formats); a
+// reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce).
+// Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y. It covers
+// every row m of x, MB rows per pass; W is re-read from cache each pass, so this path is meant
+// for M up to a few MB. Inside the workgroup invocations split K: invocation i decodes packs
+// i, i+WG, ... (8 weights each; adjacent invocations read adjacent bytes, so loads coalesce),
+// then all ROWS*MB partial sums are reduced over the workgroup together.
+// Tunables: WG (override, power of two), ROWS, MB, reduce flavour.
+// Precision: weights dequantized to f32, products and sums in f32; only x and y storage is act_t.
+
+override WG: u32 = 128;
+const RM = ROWS * MB;
+const X_BINDING = 0u;
+const W_BINDING = 1u;
+
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<act_t>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+// Partial dot products of rows n0..n0+ROWS-1 of W with rows m0..m0+MB-1 of x over this
+// invocation's share of K, reduced: invocation j < RM gets the sum for (n0 + j / MB, m0 + j % MB).
+fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
+  var acc: array<f32, RM>;
+  let packs = (params.K + 7u) / 8u;
+  for (var p = lane.index; p < packs; p += WG) {
+    let k = w_pack_k(p);
+    var xa: array<vec4f, MB>;
+    var xb: array<vec4f, MB>;
+    for (var i = 0u; i < MB; i++) {
+      let m = min(m0 + i, params.M - 1u); // rows past M compute garbage that is never stored
+      xa[i] = x_vec4(m, k.x);
+      xb[i] = x_vec4(m, k.y);
+    }
+    for (var r = 0u; r < ROWS; r++) {
+      let w = w_pack(min(n0 + r, params.N - 1u), p);
+      for (var i = 0u; i < MB; i++) {
+        acc[r * MB + i] += dot(w[0], xa[i]) + dot(w[1], xb[i]);
+      }
+    }
+  }
+  return mm_reduce(acc, lane);
+}
+
+// (m, n) of invocation j's sum in the pass at (n0, m0); m >= M or n >= N: nothing to store.
+fn gemv_slot(n0: u32, m0: u32, j: u32) -> vec2u {
+  return vec2u(m0 + j % MB, n0 + j / MB);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
+  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
+  if (n0 >= params.N) { return; } // uniform per workgroup: the barriers below stay uniform
+  for (var m0 = 0u; m0 < params.M; m0 += MB) {
+    let v = gemv_pass(n0, m0, lane);
+    let s = gemv_slot(n0, m0, lane.index);
+    if (lane.index < RM && s.x < params.M && s.y < params.N) {
+      y[s.x * params.N + s.y] = act_t(v);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
+  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
+  if (n0 >= params.N) { return; }
+  for (var m0 = 0u; m0 < params.M; m0 += MB) {
+    let v = gemv_pass(n0, m0, lane);
+    let s = gemv_slot(n0, m0, lane.index);
+    if (lane.index < RM && s.x < params.M && s.y < params.N) {
+      y[s.x * params.N + s.y] = act_t(v + bias[s.y]);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Matmul on tensor cores (subgroup matrices): y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]),
+// f16 operands, f32 accumulation. Needs chromium-experimental-subgroup-matrix, shader-f16 and
+// subgroups (enabled by the prelude), and a fixed subgroup size (SG_SIZE).
+//
+// Bindings (group 0):
+//   0 x      [M, K] act_t                read, through x_vec4 (shaders/matmul-x-*.wgsl)
+//   1 w      [N, K] in its stored format read, through w_quad (shaders/lib/dequant-<format>.wgsl)
+//   2 bias   [N]    f32                  read (main_bias only)
+//   3 y      [M, N] act_t                write
+//   4 params Params { M, N, K }
+// Prelude: enables; act_t; Params; generated consts SM, SN, SK (one of the device's f16 -> f32
+// subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
+// subgroups per workgroup), TI, TJ (result tiles per subgroup); an x reader; a weight reader.
+// Grid: (ceil(N / BN), ceil(M / BM)), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup computes a
+// BM x BN tile of y. Per step of BK columns every invocation helps stage x[BM, BK] and
+// W[BN, BK] (dequantized while loaded) as f16 in workgroup memory (rows padded by PAD halves
+// against bank conflicts), then subgroup (sm, sn) multiplies its TI x TJ result tiles.
+// Epilogue: each result tile goes through a per-subgroup f32 staging area, so that partial
+// tiles at the M/N edges and the bias are handled by plain bounds-checked stores.
+// Uniformity: subgroup-matrix offsets must be uniform, and a subgroup's offsets derive from
+// local_invocation_index / SG_SIZE, which the analysis cannot prove uniform (it is uniform per
+// subgroup when subgroups are consecutive invocations, as on the GPUs we know). The functions
+// that use subgroup matrices therefore turn the subgroup_matrix_uniformity diagnostic off; the
+// tuner's validation rejects this kernel on a device where the assumption fails.
+// Tunables: BK (override, a multiple of SK), PAD (override), SG_M, SG_N, TI, TJ, the matrix config.
+// Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
+// in f32 on the tensor cores; only x and y storage is act_t.
+
+override BK: u32 = 32;
+override PAD: u32 = 8;
+override SG_SIZE: u32 = 32;
+const BM = SG_M * TI * SM;
+const BN = SG_N * TJ * SN;
+override WG: u32 = SG_SIZE * SG_M * SG_N;
+override XS: u32 = BK + PAD; // row stride of the staged tiles, in halves
+const X_BINDING = 0u;
+const W_BINDING = 1u;
+const NONE = 0xffffffffu;
+
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<act_t>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+var<workgroup> xt: array<f16, BM * XS>;              // [BM, XS] f16: x tile, row-major
+var<workgroup> wt: array<f16, BN * XS>;              // [BN, XS] f16: W tile (= B column-major)
+var<workgroup> ct: array<f32, SG_M * SG_N * SM * SN>; // [subgroups, SM, SN] f32: epilogue staging
+
+alias Acc = array<subgroup_matrix_result<f32, SN, SM>, TI * TJ>;
+
+fn tc_stage_tiles(wid: vec3u, lid: u32, k0: u32) {
+  let n0 = wid.x * BN;
+  let m0 = wid.y * BM;
+  let kq = BK / 4u;
+  // Adjacent invocations take adjacent quads of one row: the global loads coalesce.
+  for (var i = lid; i < BM * kq; i += WG) {
+    let r = i / kq;
+    let c = (i % kq) * 4u;
+    var v = vec4f(0.0);
+    if (m0 + r < params.M && k0 + c < params.K) { v = x_vec4(m0 + r, k0 + c); }
+    let h = vec4<f16>(v);
+    xt[r * XS + c] = h.x;
+    xt[r * XS + c + 1u] = h.y;
+    xt[r * XS + c + 2u] = h.z;
+    xt[r * XS + c + 3u] = h.w;
+  }
+  for (var i = lid; i < BN * kq; i += WG) {
+    let r = i / kq;
+    let c = (i % kq) * 4u;
+    var v = vec4f(0.0);
+    if (n0 + r < params.N && k0 + c < params.K) { v = w_quad(n0 + r, (k0 + c) >> 2u); }
+    let h = vec4<f16>(v);
+    wt[r * XS + c] = h.x;
+    wt[r * XS + c + 1u] = h.y;
+    wt[r * XS + c + 2u] = h.z;
+    wt[r * XS + c + 3u] = h.w;
+  }
+}
+
+@diagnostic(off, subgroup_matrix_uniformity)
+fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
+  let sg = lid / SG_SIZE;
+  let rb = (sg / SG_N) * TI * SM; // this subgroup's first row in the tile
+  let cb = (sg % SG_N) * TJ * SN; // and first column
+  for (var k0 = 0u; k0 < params.K; k0 += BK) {
+    tc_stage_tiles(wid, lid, k0);
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk += SK) {
+      var a: array<subgroup_matrix_left<f16, SK, SM>, TI>;
+      for (var i = 0u; i < TI; i++) {
+        a[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, SK, SM>, row_major>(&xt, (rb + i * SM) * XS + kk, XS);
+      }
+      for (var j = 0u; j < TJ; j++) {
+        let b = subgroupMatrixLoad<subgroup_matrix_right<f16, SN, SK>, col_major>(&wt, (cb + j * SN) * XS + kk, XS);
+        for (var i = 0u; i < TI; i++) {
+          (*acc)[i * TJ + j] = subgroupMatrixMultiplyAccumulate(a[i], b, (*acc)[i * TJ + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+// Stores result tile t of this subgroup to its staging area ct[sg] and waits for it.
+@diagnostic(off, subgroup_matrix_uniformity)
+fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
+  subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, (*acc)[t], SN);
+  workgroupBarrier();
+}
+
+// (y index, n, staging index) of element e of result tile t of this subgroup; y index NONE
+// when outside [M, N].
+fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
+  let sg = lid / SG_SIZE;
+  let m = wid.y * BM + (sg / SG_N) * TI * SM + (t / TJ) * SM + e / SN;
+  let n = wid.x * BN + (sg % SG_N) * TJ * SN + (t % TJ) * SN + e % SN;
+  let inside = m < params.M && n < params.N;
+  return vec3u(select(NONE, m * params.N + n, inside), n, sg * SM * SN + e);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var acc: Acc;
+  tc_accumulate(&acc, wid, lid);
+  for (var t = 0u; t < TI * TJ; t++) {
+    tc_stage_result(&acc, t, lid);
+    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+      let o = tc_out(wid, lid, t, e);
+      if (o.x != NONE) { y[o.x] = act_t(ct[o.z]); }
+    }
+    workgroupBarrier(); // staging is free for the next tile
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var acc: Acc;
+  tc_accumulate(&acc, wid, lid);
+  for (var t = 0u; t < TI * TJ; t++) {
+    tc_stage_result(&acc, t, lid);
+    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+      let o = tc_out(wid, lid, t, e);
+      if (o.x != NONE) { y[o.x] = act_t(ct[o.z] + bias[o.y]); }
+    }
+    workgroupBarrier();
+  }
+}

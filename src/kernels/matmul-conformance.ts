@@ -1,0 +1,101 @@
+import type { ActDType } from '../core/dtype.js';
+import type { Rng } from '../core/random.js';
+import type { MatmulShape } from './matmul-common.js';
+import { kMultiple, MATMUL_WEIGHT_FORMATS, type MatmulWeightFormat } from './matmul-formats.js';
+import { matmulGemmSpec } from './matmul-gemm.js';
+import { matmulGemvSpec } from './matmul-gemv.js';
+import { matmulTensorSpec } from './matmul-tensor.js';
+import type { AnyKernelSpec } from './spec.js';
+
+/**
+ * The matmul families of the conformance suite (spread into FAMILIES in conformance.ts).
+ * Every weight format on every path, with awkward shapes: N and K not multiples of any tile
+ * (K odd or K % 4 == 2 for f32/f16; whole blocks for block formats), M = 1, 2, 3, 17, 64, 513,
+ * bias on and off. Shapes stay small: SwiftShader runs ~1 GFLOP/s and compiles slowly.
+ */
+interface MatmulFamily {
+  spec: AnyKernelSpec;
+  fixed: (act: ActDType) => { label: string; shape: MatmulShape }[];
+  random: (act: ActDType, rng: Rng) => MatmulShape;
+  small: (act: ActDType) => MatmulShape;
+}
+
+type Case = [MatmulWeightFormat, number, number, number, boolean];
+
+function cases(act: ActDType, list: Case[]): { label: string; shape: MatmulShape }[] {
+  return list.map(([weight, M, N, K, bias]) => ({
+    label: `${weight} ${M}x${N}x${K}${bias ? ' +bias' : ''}`,
+    shape: { act, weight, M, N, K, bias },
+  }));
+}
+
+/** A random shape: K a whole number of blocks (1..maxBlocks of 32, or 1..2 of 256), any for floats. */
+function randomShape(act: ActDType, rng: Rng, maxM: number, maxN: number, maxK: number): MatmulShape {
+  const weight = rng.pick(MATMUL_WEIGHT_FORMATS);
+  const b = kMultiple(weight);
+  const K = b === 1 ? rng.int(1, maxK) : b * rng.int(1, Math.max(1, Math.floor(maxK / b)) + (b === 256 ? 1 : 0));
+  return { act, weight, M: rng.int(1, maxM), N: rng.int(1, maxN), K, bias: rng.next() < 0.5 };
+}
+
+const GEMV_CASES: Case[] = [
+  ['f32', 1, 7, 1001, true], // odd K: element readers
+  ['f32', 2, 33, 64, false],
+  ['f32', 3, 17, 250, true], // K % 4 == 2
+  ['f32', 17, 5, 36, false], // K % 8 == 4: second run of the last pack masked
+  ['f16', 1, 9, 333, false],
+  ['f16', 3, 20, 68, true],
+  ['f16', 2, 6, 2, false],
+  ['q8_0', 1, 37, 64, true],
+  ['q8_0', 3, 19, 96, false],
+  ['q4_0', 1, 37, 96, false],
+  ['q4_0', 2, 70, 160, true],
+  ['q4_0', 17, 5, 32, false],
+  ['q5_0', 1, 37, 64, true],
+  ['q5_0', 3, 19, 96, false],
+  ['q4_k', 1, 37, 512, false],
+  ['q4_k', 3, 19, 256, true],
+  ['q6_k', 1, 37, 512, true],
+  ['q6_k', 17, 9, 256, false],
+  ['q8_0', 1, 70001, 32, false], // N past one grid dimension: 2-D grid
+];
+
+const GEMM_CASES: Case[] = [
+  ['f32', 1, 7, 1001, true],
+  ['f32', 17, 70, 99, false],
+  ['f32', 64, 33, 64, false],
+  ['f32', 513, 40, 36, true],
+  ['f16', 17, 65, 333, true],
+  ['f16', 64, 20, 68, false],
+  ['f16', 513, 9, 30, false],
+  ['q8_0', 1, 37, 96, true],
+  ['q8_0', 513, 40, 64, false],
+  ['q4_0', 17, 70, 160, false],
+  ['q4_0', 64, 33, 96, true],
+  ['q5_0', 1, 33, 64, false],
+  ['q5_0', 64, 65, 96, true],
+  ['q4_k', 17, 40, 512, true],
+  ['q4_k', 513, 19, 256, false],
+  ['q6_k', 64, 37, 256, false],
+  ['q6_k', 1, 9, 512, true],
+];
+
+export const MATMUL_FAMILIES: MatmulFamily[] = [
+  {
+    spec: matmulGemvSpec,
+    fixed: (act) => cases(act, GEMV_CASES),
+    random: (act, rng) => randomShape(act, rng, 8, 64, 600),
+    small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 96, bias: true }),
+  },
+  {
+    spec: matmulGemmSpec,
+    fixed: (act) => cases(act, GEMM_CASES),
+    random: (act, rng) => randomShape(act, rng, 130, 70, 300),
+    small: (act) => ({ act, weight: 'q4_0', M: 5, N: 40, K: 96, bias: true }),
+  },
+  {
+    spec: matmulTensorSpec,
+    fixed: (act) => cases(act, GEMM_CASES),
+    random: (act, rng) => randomShape(act, rng, 300, 150, 300),
+    small: (act) => ({ act, weight: 'q4_0', M: 33, N: 40, K: 96, bias: true }),
+  },
+];

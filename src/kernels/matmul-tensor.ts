@@ -1,0 +1,152 @@
+import source from '../../shaders/matmul-tensor.wgsl?raw';
+import type { DeviceInfo, SubgroupMatrixConfig } from '../gpu/device-info.js';
+import {
+  MATMUL_UNIFORMS,
+  matmulBindings,
+  matmulEntryPoint,
+  matmulMakeInputs,
+  matmulProblemKey,
+  matmulReference,
+  matmulShapeErrors,
+  matmulTolerance,
+  type MatmulShape,
+} from './matmul-common.js';
+import { constsWgsl, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
+import { bucket } from './common.js';
+import type { KernelSpec } from './spec.js';
+import { composeWgsl } from './wgsl.js';
+
+/** Tunables of the subgroup-matrix GEMM (see shaders/matmul-tensor.wgsl). */
+export interface MatmulTensorConfig {
+  /** the subgroup-matrix shape [M, N, K]: one of the device's f16 x f16 -> f32 configs */
+  mma: [number, number, number];
+  /** subgroups per workgroup, as a grid over rows (sgM) and columns (sgN) of the tile */
+  sgM: number;
+  sgN: number;
+  /** result tiles per subgroup, down (ti) and across (tj) */
+  ti: number;
+  tj: number;
+  /** columns of K staged per step (a multiple of mma K) */
+  bk: number;
+  /** halves of padding per staged row (against workgroup-memory bank conflicts) */
+  pad: number;
+}
+
+/** The device's subgroup-matrix configs this kernel can use: f16 operands, f32 results. */
+export function tensorMmaShapes(dev: DeviceInfo): [number, number, number][] {
+  return dev.subgroupMatrixConfigs
+    .filter((c: SubgroupMatrixConfig) => c.componentType === 'f16' && c.resultComponentType === 'f32')
+    .map((c) => [c.M, c.N, c.K] as [number, number, number]);
+}
+
+/** Tile of y per workgroup, and the workgroup memory it stages. */
+export function tensorTile(cfg: MatmulTensorConfig): { bm: number; bn: number; sharedBytes: number } {
+  const [sm, sn] = cfg.mma;
+  const bm = cfg.sgM * cfg.ti * sm;
+  const bn = cfg.sgN * cfg.tj * sn;
+  const sharedBytes = (bm + bn) * (cfg.bk + cfg.pad) * 2 + cfg.sgM * cfg.sgN * sm * sn * 4;
+  return { bm, bn, sharedBytes };
+}
+
+function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boolean {
+  const t = tensorTile(cfg);
+  const wg = dev.subgroupMaxSize * cfg.sgM * cfg.sgN;
+  return (
+    cfg.bk % cfg.mma[2] === 0 &&
+    wg <= dev.limits.maxComputeInvocationsPerWorkgroup &&
+    wg <= dev.limits.maxComputeWorkgroupSizeX &&
+    t.sharedBytes <= dev.limits.maxComputeWorkgroupStorageSize &&
+    Math.ceil(shape.N / t.bn) <= dev.limits.maxComputeWorkgroupsPerDimension &&
+    Math.ceil(shape.M / t.bm) <= dev.limits.maxComputeWorkgroupsPerDimension
+  );
+}
+
+const SUBGROUP_GRIDS: readonly [number, number][] = [
+  [1, 1],
+  [2, 2],
+  [4, 2],
+];
+const TILES_PER_SUBGROUP: readonly [number, number][] = [
+  [2, 2],
+  [4, 2],
+  [2, 4],
+  [4, 4],
+];
+
+export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
+  id: 'matmul.tensor',
+  sources: [source, ...MATMUL_LIB_SOURCES],
+  uniforms: MATMUL_UNIFORMS,
+  bindings: matmulBindings,
+
+  supports(shape, dev) {
+    const reasons = matmulShapeErrors(shape, dev);
+    if (!dev.features.subgroupMatrix) reasons.push("needs the adapter feature 'chromium-experimental-subgroup-matrix'");
+    else if (tensorMmaShapes(dev).length === 0) reasons.push('the adapter has no f16 x f16 -> f32 subgroup-matrix config');
+    if (!dev.features.f16) reasons.push("needs 'shader-f16' (the staged tiles are f16)");
+    if (!dev.features.subgroups) reasons.push("needs 'subgroups'");
+    // Subgroup offsets come from local_invocation_index / SG_SIZE: the size must be known.
+    if (dev.subgroupMinSize !== dev.subgroupMaxSize || dev.subgroupMaxSize === 0) {
+      reasons.push(`needs a fixed subgroup size (this adapter has ${dev.subgroupMinSize}..${dev.subgroupMaxSize})`);
+    }
+    return reasons;
+  },
+
+  space(shape, dev) {
+    const out: MatmulTensorConfig[] = [];
+    for (const mma of tensorMmaShapes(dev)) {
+      for (const [sgM, sgN] of SUBGROUP_GRIDS) {
+        for (const [ti, tj] of TILES_PER_SUBGROUP) {
+          for (const bk of [32, 64]) {
+            for (const pad of [0, 8]) {
+              const cfg = { mma, sgM, sgN, ti, tj, bk, pad };
+              // Tiles taller than M (rounded up) only compute rows that are thrown away.
+              if (fits(cfg, shape, dev) && tensorTile(cfg).bm <= Math.max(32, bucket(shape.M))) out.push(cfg);
+            }
+          }
+        }
+      }
+    }
+    return out;
+  },
+
+  defaultConfig(shape, dev) {
+    const shapes = tensorMmaShapes(dev);
+    const mma = shapes.find(([m, n, k]) => m === 16 && n === 16 && k === 16) ?? shapes[0] ?? [16, 16, 16];
+    const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8 };
+    if (shape.M >= 1024 && fits(big, shape, dev)) return big;
+    return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8 };
+  },
+
+  build(shape, cfg, dev) {
+    const [sm, sn, sk] = cfg.mma;
+    return {
+      source: composeWgsl(source, {
+        act: shape.act,
+        uniforms: MATMUL_UNIFORMS,
+        enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+        libs: [
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj }),
+          xLib(shape.K),
+          ...weightLibs(shape.weight, shape.K),
+        ],
+      }),
+      entryPoint: matmulEntryPoint(shape),
+      constants: { BK: cfg.bk, PAD: cfg.pad, SG_SIZE: dev.subgroupMaxSize },
+    };
+  },
+
+  dispatch(shape, cfg) {
+    const t = tensorTile(cfg);
+    return {
+      grid: [Math.ceil(shape.N / t.bn), Math.ceil(shape.M / t.bm), 1],
+      uniforms: { M: shape.M, N: shape.N, K: shape.K },
+    };
+  },
+
+  problemKey: matmulProblemKey,
+  outputs: () => ['y'],
+  makeInputs: matmulMakeInputs,
+  reference: matmulReference,
+  tolerance: (shape) => matmulTolerance(shape, true),
+};

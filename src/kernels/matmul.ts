@@ -1,0 +1,52 @@
+import type { DeviceInfo } from '../gpu/device-info.js';
+import type { MatmulShape } from './matmul-common.js';
+import { matmulGemmSpec, type MatmulGemmConfig } from './matmul-gemm.js';
+import { matmulGemvSpec, type MatmulGemvConfig } from './matmul-gemv.js';
+import { matmulTensorSpec, type MatmulTensorConfig } from './matmul-tensor.js';
+
+/**
+ * The matmul family y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]) has three variants with the same
+ * bindings and uniforms, so a model builds the ones it needs for a weight once at load and picks
+ * one per step by M (numTokens) with `chooseMatmul`:
+ *   gemv   decode: bandwidth-bound, workgroups over rows of W, K split inside the workgroup;
+ *   gemm   prefill: workgroup-memory tiles, W dequantized while staged;
+ *   tensor prefill on tensor cores (subgroup matrices), where the adapter has them.
+ */
+export type MatmulPath = 'gemv' | 'gemm' | 'tensor';
+
+export type MatmulChoice =
+  | { path: 'gemv'; spec: typeof matmulGemvSpec; config: MatmulGemvConfig }
+  | { path: 'gemm'; spec: typeof matmulGemmSpec; config: MatmulGemmConfig }
+  | { path: 'tensor'; spec: typeof matmulTensorSpec; config: MatmulTensorConfig };
+
+/** Up to this many rows of x, the GEMV (which re-reads W from cache per 4 rows) wins. */
+export const GEMV_MAX_M = 8;
+/** From this many rows of x, tensor cores pay for their f16 staging. */
+export const TENSOR_MIN_M = 32;
+
+export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor: matmulTensorSpec } as const;
+
+/** The variant for this M on this device (heuristic; a tuned table may say otherwise). */
+export function chooseMatmulPath(shape: MatmulShape, dev: DeviceInfo): MatmulPath {
+  if (shape.M <= GEMV_MAX_M) return 'gemv';
+  if (shape.M >= TENSOR_MIN_M && matmulTensorSpec.supports(shape, dev).length === 0) return 'tensor';
+  return 'gemm';
+}
+
+/** The variant for this shape with its default config. Cheap: call it per step if M varies. */
+export function chooseMatmul(shape: MatmulShape, dev: DeviceInfo): MatmulChoice {
+  switch (chooseMatmulPath(shape, dev)) {
+    case 'gemv':
+      return { path: 'gemv', spec: matmulGemvSpec, config: matmulGemvSpec.defaultConfig(shape, dev) };
+    case 'tensor':
+      return { path: 'tensor', spec: matmulTensorSpec, config: matmulTensorSpec.defaultConfig(shape, dev) };
+    case 'gemm':
+      return { path: 'gemm', spec: matmulGemmSpec, config: matmulGemmSpec.defaultConfig(shape, dev) };
+  }
+}
+
+export * from './matmul-common.js';
+export * from './matmul-formats.js';
+export * from './matmul-gemv.js';
+export * from './matmul-gemm.js';
+export * from './matmul-tensor.js';
