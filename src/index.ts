@@ -5,4 +5,5 @@
 export * from './core/index.js';
 export * from './gpu/index.js';
 export * from './kernels/index.js';
+export * from './tune/index.js';
 export { WGLLM_VERSION } from './version.js';

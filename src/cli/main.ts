@@ -3,10 +3,12 @@ import { WGLLM_VERSION } from '../version.js';
 import { UsageError } from './args.js';
 import { infoCommand } from './commands/info.js';
 import { selftestCommand } from './commands/selftest.js';
+import { tuneCommand } from './commands/tune.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
   info: { run: infoCommand, summary: 'print the GPU adapter, its features and limits' },
   selftest: { run: selftestCommand, summary: 'check every kernel against its CPU reference on this GPU' },
+  tune: { run: tuneCommand, summary: 'tune kernels for this GPU; list, export, import or clear the tune cache' },
 };
 
 function usage(): string {

@@ -1,5 +1,8 @@
 import { WgllmError } from '../../core/errors.js';
 import type { AcquiredAdapter, AdapterOptions, Platform } from '../../core/platform.js';
+import { createBrowserTuneStore } from './tune-store.js';
+
+export { BrowserTuneStore, createBrowserTuneStore, type BrowserTuneStoreOptions } from './tune-store.js';
 
 function browserRuntime(): string {
   const nav = globalThis.navigator as Navigator & { userAgentData?: { brands?: { brand: string; version: string }[] } };
@@ -34,5 +37,7 @@ export function createBrowserPlatform(defaults: AdapterOptions = {}): Platform {
   return {
     name: 'browser',
     requestAdapter: (opts) => requestBrowserAdapter({ ...defaults, ...opts }),
+    // IndexedDB, opened on first use
+    tuneStore: createBrowserTuneStore(),
   };
 }

@@ -1,0 +1,209 @@
+import { Rng } from '../core/random.js';
+import { WgllmError } from '../core/errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import type { KernelSpec } from '../kernels/spec.js';
+import type { RejectedCandidate, TimedCandidate, TuneEntry } from './entry.js';
+import { stableJson } from './hash.js';
+import { tuneKey } from './key.js';
+import { KernelBench, median, type TimingOptions } from './measure.js';
+import { CandidateValidator } from './validate.js';
+
+export interface TuneOptions {
+  /** wall-clock budget for this kernel, validation and compilation included (default 10 s) */
+  budgetMs?: number;
+  timing?: TimingOptions;
+  /** spaces up to this size are searched exhaustively (default 24); larger ones by halving */
+  exhaustiveLimit?: number;
+  /** seed for inputs and for sampling the space */
+  seed?: number;
+  onProgress?: (event: TuneProgress) => void;
+}
+
+/** Progress of tuning runs, for progress bars and logs. */
+export type TuneProgress =
+  | { type: 'tune-start'; kernel: string; problem: string; candidates: number; budgetMs: number; index?: number; total?: number }
+  | {
+      type: 'candidate';
+      kernel: string;
+      problem: string;
+      config: unknown;
+      /** median ms per launch; absent if rejected */
+      ms?: number;
+      rejected?: string;
+      done: number;
+      planned: number;
+      elapsedMs: number;
+    }
+  | { type: 'tune-done'; kernel: string; problem: string; entry: TuneEntry; index?: number; total?: number };
+
+const counters = { runs: 0 };
+
+/** How many tuning runs (tuneKernel calls) this process has made: a warm start makes none. */
+export function tuningRunCount(): number {
+  return counters.runs;
+}
+
+const DEFAULT_BUDGET_MS = 10_000;
+const round6 = (x: number) => Number(x.toPrecision(6));
+
+/**
+ * Tunes one kernel on one shape: validates each candidate against the CPU reference, times
+ * the ones that pass, and returns the entry to store (the caller persists it). Small spaces
+ * are searched exhaustively; large ones by successive halving over a random sample sized to
+ * the budget. The default config is always evaluated first, so every entry has a baseline and
+ * the budget never leaves the search with nothing. A rejected config is never chosen.
+ */
+export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, shape: S, opts: TuneOptions = {}): Promise<TuneEntry> {
+  const t0 = performance.now();
+  const dev = ctx.info;
+  const reasons = spec.supports(shape, dev);
+  if (reasons.length) throw new WgllmError('unsupported', `${spec.id} cannot run ${spec.problemKey(shape)} here: ${reasons.join('; ')}`);
+  counters.runs++;
+  const budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+  const space = spec.space(shape, dev);
+  const key = tuneKey(dev, spec, shape, space);
+  const defaultConfig = spec.defaultConfig(shape, dev);
+  const byJson = new Map<string, C>([[stableJson(defaultConfig), defaultConfig]]);
+  for (const c of space) if (!byJson.has(stableJson(c))) byJson.set(stableJson(c), c);
+  const all = [...byJson.values()];
+  const seed = opts.seed ?? 0x5eed;
+  const elapsed = () => performance.now() - t0;
+  const overBudget = () => elapsed() >= budgetMs;
+
+  const strategy = all.length <= (opts.exhaustiveLimit ?? 24) ? 'exhaustive' : 'halving';
+  const validator = new CandidateValidator(ctx, spec, shape, seed);
+  const bench = KernelBench.create(ctx, spec, shape, seed + 1, opts.timing);
+  const timed = new Map<string, { config: C; samples: number[]; iterations: number }>();
+  const rejected: RejectedCandidate[] = [];
+  const validated = new Set<string>();
+  let planned = all.length;
+  let done = 0;
+  const ev = (config: C, extra: { ms?: number; rejected?: string }) =>
+    opts.onProgress?.({ type: 'candidate', kernel: spec.id, problem: key.problem, config, ...extra, done, planned, elapsedMs: elapsed() });
+
+  /** validates (once), then adds `samples` measurements; false if the config is rejected */
+  const evaluate = async (cfg: C, samples: number): Promise<boolean> => {
+    const k = stableJson(cfg);
+    if (!validated.has(k)) {
+      const v = await validator.check(cfg);
+      if (!v.ok) {
+        rejected.push({ config: cfg, stage: v.stage, reason: v.reason });
+        done++;
+        ev(cfg, { rejected: `${v.stage}: ${v.reason}` });
+        return false;
+      }
+      validated.add(k);
+    }
+    try {
+      const m = await bench.measure(cfg, samples);
+      const t = timed.get(k) ?? { config: cfg, samples: [], iterations: m.iterations };
+      t.samples.push(...m.samples);
+      timed.set(k, t);
+      if (t.samples.length === m.samples.length) done++;
+      ev(cfg, { ms: median(t.samples) });
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'device_lost') throw e;
+      rejected.push({ config: cfg, stage: 'error', reason: String((e as Error)?.message ?? e).split('\n')[0]! });
+      timed.delete(k);
+      done++;
+      ev(cfg, { rejected: `error: ${String((e as Error)?.message ?? e)}` });
+      return false;
+    }
+  };
+
+  let complete = true;
+  try {
+    opts.onProgress?.({ type: 'tune-start', kernel: spec.id, problem: key.problem, candidates: all.length, budgetMs });
+    if (strategy === 'exhaustive') {
+      for (const cfg of all) {
+        if (cfg !== defaultConfig && overBudget()) {
+          complete = false;
+          break;
+        }
+        await evaluate(cfg, bench.defaultSamples);
+      }
+    } else {
+      complete = await halving(all, defaultConfig, new Rng(seed), evaluate, timed, overBudget, elapsed, budgetMs, (n) => (planned = n));
+    }
+  } finally {
+    bench.destroy();
+  }
+
+  const candidates: TimedCandidate[] = [...timed.values()]
+    .map((t) => ({ config: t.config as unknown, ms: round6(median(t.samples)), samples: t.samples.length, iterations: t.iterations }))
+    .sort((a, b) => a.ms - b.ms);
+  const best = candidates[0];
+  if (!best) {
+    throw new WgllmError(
+      'internal',
+      `No config of ${spec.id} (${key.problem}) passed validation on this adapter; first rejection: ${rejected[0]?.stage}: ${rejected[0]?.reason}`,
+    );
+  }
+  const def = timed.get(stableJson(defaultConfig));
+  const entry: TuneEntry = {
+    key,
+    config: best.config,
+    ms: best.ms,
+    defaultConfig,
+    defaultMs: def ? round6(median(def.samples)) : null,
+    shape,
+    timing: bench.method,
+    strategy,
+    complete,
+    budgetMs,
+    elapsedMs: Math.round(elapsed()),
+    tunedAt: new Date().toISOString(),
+    candidates,
+    rejected,
+  };
+  opts.onProgress?.({ type: 'tune-done', kernel: spec.id, problem: key.problem, entry });
+  return entry;
+}
+
+/**
+ * Successive halving: time the default (which also prices one candidate), sample as many
+ * others as the remaining budget affords, time all with few samples, keep the faster half
+ * with twice the samples, and so on down to one. Returns whether it finished within budget.
+ */
+async function halving<C>(
+  all: C[],
+  defaultConfig: C,
+  rng: Rng,
+  evaluate: (cfg: C, samples: number) => Promise<boolean>,
+  timed: Map<string, { samples: number[] }>,
+  overBudget: () => boolean,
+  elapsed: () => number,
+  budgetMs: number,
+  setPlanned: (n: number) => void,
+): Promise<boolean> {
+  let samples = 2;
+  const t = elapsed();
+  await evaluate(defaultConfig, samples);
+  const perCandidate = Math.max(1, elapsed() - t);
+  const rest = all.filter((c) => c !== defaultConfig);
+  for (let i = rest.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [rest[i], rest[j]] = [rest[j]!, rest[i]!];
+  }
+  // Later rounds cost about as much as the first in total (half the configs, twice the samples),
+  // and there are ~log2(m) of them: spend ~40% of what is left on the first round.
+  const m = Math.max(2, Math.min(rest.length, Math.floor((0.4 * (budgetMs - elapsed())) / perCandidate)));
+  let survivors = [defaultConfig, ...rest.slice(0, m)];
+  setPlanned(survivors.length);
+  let first = true;
+  while (survivors.length > 1) {
+    for (const cfg of survivors) {
+      if (first && cfg === defaultConfig) continue; // measured above
+      if (overBudget()) return false;
+      await evaluate(cfg, samples);
+    }
+    first = false;
+    const alive = survivors.filter((c) => timed.has(stableJson(c)));
+    alive.sort((a, b) => median(timed.get(stableJson(a))!.samples) - median(timed.get(stableJson(b))!.samples));
+    survivors = alive.slice(0, Math.ceil(alive.length / 2));
+    samples *= 2;
+    if (alive.length <= 1) break;
+  }
+  return m === rest.length;
+}
