@@ -24,7 +24,7 @@ export interface BaseInit {
 }
 
 /**
- * Shared vocabulary bookkeeping and decoding; subclasses only implement `encode`.
+ * Shared vocabulary bookkeeping, input checks and decoding; subclasses implement `encodeText`.
  */
 export abstract class BaseTokenizer implements Tokenizer {
   readonly kind: TokenizerKind;
@@ -68,9 +68,17 @@ export abstract class BaseTokenizer implements Tokenizer {
     return this.specialTokenIds.eos;
   }
 
-  abstract encode(text: string, options?: EncodeOptions): number[];
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') {
+      throw new WgllmError('invalid_argument', `encode() takes a string, got ${typeof text}`);
+    }
+    return this.encodeText(text, options.addSpecialTokens ?? true);
+  }
 
-  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+  /** `text` as ids; `addSpecial`: add BOS/EOS as the model's config says. */
+  protected abstract encodeText(text: string, addSpecial: boolean): number[];
+
+  decode(ids: Iterable<number>, options: DecodeOptions = {}): string {
     const out = new TextAssembler(this, options.skipSpecialTokens ?? false);
     return out.push(ids) + out.flush();
   }

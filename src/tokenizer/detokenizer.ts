@@ -9,7 +9,7 @@ export interface IncrementalDetokenizerOptions {
    * state: a SentencePiece continuation keeps its leading space (" there") unless nothing
    * visible precedes it, and a character split between prompt and output comes out whole.
    */
-  prefixIds?: readonly number[];
+  prefixIds?: Iterable<number>;
 }
 
 /**
@@ -28,7 +28,7 @@ export class IncrementalDetokenizer {
 
   constructor(tokenizer: Tokenizer, options: IncrementalDetokenizerOptions = {}) {
     this.assembler = new TextAssembler(tokenizer, options.skipSpecialTokens ?? false);
-    if (options.prefixIds && options.prefixIds.length > 0) this.assembler.push(options.prefixIds);
+    if (options.prefixIds !== undefined) this.assembler.push(options.prefixIds);
   }
 
   /** All text returned so far. */
@@ -37,7 +37,7 @@ export class IncrementalDetokenizer {
   }
 
   /** Adds tokens; returns the text they completed (often '', never half a character). */
-  push(ids: number | readonly number[]): string {
+  push(ids: number | Iterable<number>): string {
     if (this.done) {
       throw new WgllmError('invalid_argument', 'IncrementalDetokenizer.push() after flush(); create a new one per sequence');
     }

@@ -3,13 +3,13 @@ import { WgllmError } from '../core/errors.js';
 import { BaseTokenizer } from './base.js';
 import { withRustCompatiblePreTokenizer } from './hf-compat.js';
 import { compileHfDecoder } from './hf-decoder.js';
-import type { EncodeOptions, SpecialTokenIds, TokenizerKind } from './types.js';
+import type { SpecialTokenIds, TokenizerKind } from './types.js';
 
 /**
  * A tokenizer described by an HF `tokenizer.json` (+ `tokenizer_config.json`). Encoding is done
  * by `@huggingface/tokenizers` (normalizers, pre-tokenizers, BPE with byte fallback, added
  * tokens, post-processor); decoding by our per-token byte rule (see hf-decoder.ts) so that it
- * streams. GGUF byte-level BPE vocabularies are converted to this form too (gguf-bpe.ts).
+ * streams. GGUF byte-level BPE vocabularies are converted to this form too (gguf.ts).
  */
 
 type Json = Record<string, unknown>;
@@ -98,8 +98,7 @@ export class HfTokenizer extends BaseTokenizer {
     this.addEos = config.add_eos_token === true;
   }
 
-  encode(text: string, options: EncodeOptions = {}): number[] {
-    const addSpecial = options.addSpecialTokens ?? true;
+  protected encodeText(text: string, addSpecial: boolean): number[] {
     // Ids are undefined for text the vocabulary cannot express and that has no <unk>; HF's Rust
     // BPE drops such characters too.
     const ids = this.lib

@@ -2,7 +2,7 @@ import { BaseTokenizer } from './base.js';
 import { splitOnSpecialTokens } from './special-split.js';
 import type { SpmVocab } from './spm.js';
 import { spmEncode, spmEscape, spmPieceBytes } from './spm.js';
-import type { EncodeOptions, SpecialToken, SpecialTokenIds, TokenizerKind } from './types.js';
+import type { SpecialToken, SpecialTokenIds, TokenizerKind } from './types.js';
 
 /**
  * SentencePiece-style tokenizer over a vocabulary with scores: GGUF `tokenizer.ggml.model =
@@ -62,8 +62,7 @@ export class SpmTokenizer extends BaseTokenizer {
     this.addSpacePrefix = init.addSpacePrefix;
   }
 
-  encode(text: string, options: EncodeOptions = {}): number[] {
-    const addSpecial = options.addSpecialTokens ?? true;
+  protected encodeText(text: string, addSpecial: boolean): number[] {
     const { bos, eos } = this.specialTokenIds;
     const out: number[] = [];
     if (addSpecial && this.addBos && bos !== undefined) out.push(bos);

@@ -22,7 +22,7 @@ export class TextAssembler {
   }
 
   /** Text that became complete after adding `ids`. */
-  push(ids: readonly number[]): string {
+  push(ids: Iterable<number>): string {
     const chunks: Uint8Array[] = [];
     let total = 0;
     for (const id of ids) {

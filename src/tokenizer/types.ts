@@ -55,7 +55,8 @@ export interface Tokenizer {
   readonly leadingSpacesToStrip: number;
 
   encode(text: string, options?: EncodeOptions): number[];
-  decode(ids: readonly number[], options?: DecodeOptions): string;
+  /** Text of `ids` (an array, or a typed array read back from the GPU). */
+  decode(ids: Iterable<number>, options?: DecodeOptions): string;
   /** The vocabulary string of `id` ('▁the', 'Ġthe', '<0x0A>', '<|im_start|>'), undefined if out of range. */
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;

@@ -152,6 +152,17 @@ describe('IncrementalDetokenizer: edge cases', () => {
     expect(stream(tok, ids).join('')).toBe('\ufeffA');
   });
 
+  it('accepts typed arrays (GPU read-backs) for decode, push and prefixIds', () => {
+    const ids = Uint32Array.of(byte(0xe4), byte(0xbd), byte(0xa0));
+    expect(tok.decode(ids)).toBe('你');
+    const d = new IncrementalDetokenizer(tok, { prefixIds: Int32Array.of(1, byte(0xe4)) });
+    expect(d.push(Uint32Array.of(byte(0xbd), byte(0xa0)))).toBe('你');
+  });
+
+  it('rejects a non-string prompt with WgllmError', () => {
+    expect(() => tok.encode(42 as never)).toThrow(/takes a string/);
+  });
+
   it('refuses pushes after flush and out-of-range ids, with WgllmError', () => {
     const d = new IncrementalDetokenizer(tok);
     d.flush();
