@@ -27,6 +27,18 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/** Opens a file of a model folder by its path relative to the folder; rejects with a
+ * WgllmError 'not_found' when it does not exist. */
+export type OpenFile = (relPath: string) => Promise<ByteSource>;
+
+/**
+ * Where a model's bytes are: a single file (GGUF, llama2.c .bin) with access to its siblings
+ * (llama2.c keeps its tokenizer beside the weights), or a Hugging Face-layout folder.
+ */
+export type ModelLocation =
+  | { kind: 'file'; name: string; source: ByteSource; openSibling?: OpenFile }
+  | { kind: 'folder'; name: string; openFile: OpenFile };
+
 /** String key/value storage (tune cache): a JSON file per key in Node, IndexedDB in the browser. */
 export interface KeyValueStore {
   get(key: string): Promise<string | undefined>;
@@ -38,6 +50,7 @@ export interface KeyValueStore {
 export interface Platform {
   readonly name: 'node' | 'browser';
   requestAdapter(opts?: AdapterOptions): Promise<AcquiredAdapter>;
-  openModelSource?(ref: string): Promise<ByteSource>;
+  /** resolves a model reference (a path in Node; a URL or picked files in a browser) */
+  openModel?(ref: string): Promise<ModelLocation>;
   tuneStore?: KeyValueStore;
 }
