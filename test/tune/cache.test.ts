@@ -7,7 +7,8 @@ import { NodeTuneStore, tuneCacheDir } from '../../src/platform/node/tune-store.
 import { exportAllTables, importTables, TuneCache } from '../../src/tune/cache.js';
 import { parseTable, tableText } from '../../src/tune/entry.js';
 import { adapterStoreKey, keyString, TUNE_SCHEMA } from '../../src/tune/key.js';
-import { FAKE_ADAPTER, fakeDevice, fakeEntry, fakeKey, tempDir } from './helpers.js';
+import { FAKE_ADAPTER, fakeDevice, fakeEntry, fakeKey } from './helpers.js';
+import { tempDir } from './temp-dir.js';
 
 function collect(): { warnings: string[]; onWarning: (m: string) => void } {
   const warnings: string[] = [];

@@ -1,14 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Shared by the Node and the browser tests: no Node built-ins here (see temp-dir.ts).
 import type { DeviceInfo } from '../../src/gpu/device-info.js';
 import type { TuneEntry } from '../../src/tune/entry.js';
 import { TUNE_SCHEMA, type AdapterIdentity, type TuneKey } from '../../src/tune/key.js';
 import { WGLLM_VERSION } from '../../src/version.js';
-
-export function tempDir(prefix = 'wgllm-tune-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
 
 export const FAKE_ADAPTER: AdapterIdentity = { vendor: 'acme', architecture: 'rocket', device: 'rx-9', description: 'Acme RX 9 (test)' };
 

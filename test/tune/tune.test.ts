@@ -12,7 +12,8 @@ import { resolveKernelConfigs, type TuneWorkload } from '../../src/tune/resolve.
 import { tuneKernel, tuningRunCount } from '../../src/tune/search.js';
 import { familyWorkloads } from '../../src/tune/workloads.js';
 import { testGpu } from '../support/gpu.js';
-import { fakeEntry, tempDir } from './helpers.js';
+import { fakeEntry } from './helpers.js';
+import { tempDir } from './temp-dir.js';
 
 // Real WebGPU (SwiftShader here): tiny shapes, small budgets, so each tuning run takes well
 // under a second. What is asserted is the tuner's logic, never which config is fastest.
