@@ -1,20 +1,25 @@
-// SwiGLU activation of a fused gate|up projection.
+// SwiGLU activation: out = silu(gate) * up, with gate and up read through row views so that a
+// fused gate|up projection (one buffer, both views into it) and separate projections share
+// one kernel.
 //
-//   out[t, i] = silu(gateUp[t, i]) * gateUp[t, intermediateSize + i],  silu(g) = g / (1 + exp(-g))
+//   out[t, i] = silu(gate[gateOffset + t * rowStride + i]) * up[upOffset + t * rowStride + i]
+//   silu(g) = g / (1 + exp(-g))
 //
 // Bindings (group 0):
-//   0 gateUp [numTokens, 2 * intermediateSize] act_t  read  (gate in the first half of each row)
-//   1 out    [numTokens, intermediateSize]     act_t  write
-//   2 params Params { numTokens, intermediateSize }
+//   0 gate   act_t  read   (fused: [numTokens, 2 * intermediateSize], gate in the first half)
+//   1 up     act_t  read   (fused: the same buffer as gate, upOffset = intermediateSize)
+//   2 out    [numTokens, intermediateSize] act_t write
+//   3 params Params { numTokens, intermediateSize, gateOffset, upOffset, rowStride }
 // Prelude: act_t, Params.
 // Grid: one invocation per output element; workgroups spread over x,y.
 // Tunables: WG. Precision: f32 math.
 
 override WG: u32 = 256;
 
-@group(0) @binding(0) var<storage, read> gateUp: array<act_t>;
-@group(0) @binding(1) var<storage, read_write> out: array<act_t>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(0) var<storage, read> gate: array<act_t>;
+@group(0) @binding(1) var<storage, read> up: array<act_t>;
+@group(0) @binding(2) var<storage, read_write> out: array<act_t>;
+@group(0) @binding(3) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -24,7 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (idx >= params.numTokens * inter) { return; }
   let t = idx / inter;
   let i = idx % inter;
-  let g = f32(gateUp[t * 2u * inter + i]);
-  let u = f32(gateUp[t * 2u * inter + inter + i]);
+  let g = f32(gate[params.gateOffset + t * params.rowStride + i]);
+  let u = f32(up[params.upOffset + t * params.rowStride + i]);
   out[idx] = act_t(g / (1.0 + exp(-g)) * u);
 }

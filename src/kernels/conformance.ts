@@ -88,7 +88,7 @@ const rope = (act: ActDType, style: RopeShape['style'], numTokens: number, numHe
   tokenStride: numHeads * headDim + extra,
   numPositions: 4096,
 });
-const swiglu = (act: ActDType, numTokens: number, intermediateSize: number): SwigluShape => ({ act, numTokens, intermediateSize });
+const swiglu = (act: ActDType, numTokens: number, intermediateSize: number, fused = true): SwigluShape => ({ act, numTokens, intermediateSize, fused });
 const embed = (act: ActDType, table: EmbeddingShape['table'], numTokens: number, hiddenSize: number, vocabSize: number): EmbeddingShape => ({
   act,
   table,
@@ -137,8 +137,9 @@ export const FAMILIES: Family[] = [
       { label: '1x1', shape: swiglu(act, 1, 1) },
       { label: '57x1001', shape: swiglu(act, 57, 1001) },
       { label: '3x14336', shape: swiglu(act, 3, 14336) },
+      { label: 'separate gate/up 5x999', shape: swiglu(act, 5, 999, false) },
     ],
-    random: (act, rng) => swiglu(act, rng.int(1, 40), rng.int(1, 3000)),
+    random: (act, rng) => swiglu(act, rng.int(1, 40), rng.int(1, 3000), rng.next() < 0.7),
     small: (act) => swiglu(act, 3, 333),
   },
   {

@@ -13,13 +13,15 @@ export interface SwigluShape {
   act: ActDType;
   numTokens: number;
   intermediateSize: number;
+  /** gate and up in one [numTokens, 2 * intermediateSize] buffer (bound as both), else two buffers */
+  fused: boolean;
 }
 
 export interface SwigluConfig {
   wg: number;
 }
 
-const UNIFORMS = { numTokens: 'u32', intermediateSize: 'u32' } as const;
+const UNIFORMS = { numTokens: 'u32', intermediateSize: 'u32', gateOffset: 'u32', upOffset: 'u32', rowStride: 'u32' } as const;
 
 export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   id: 'swiglu',
@@ -27,9 +29,10 @@ export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   uniforms: UNIFORMS,
   bindings() {
     return [
-      { name: 'gateUp', binding: 0, kind: 'storage-read' },
-      { name: 'out', binding: 1, kind: 'storage' },
-      { name: 'params', binding: 2, kind: 'uniform' },
+      { name: 'gate', binding: 0, kind: 'storage-read' },
+      { name: 'up', binding: 1, kind: 'storage-read' },
+      { name: 'out', binding: 2, kind: 'storage' },
+      { name: 'params', binding: 3, kind: 'uniform' },
     ];
   },
   supports: (shape, dev) => actSupport(shape.act, dev),
@@ -40,22 +43,38 @@ export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   },
   dispatch(shape, cfg, dev) {
     const n = shape.numTokens * shape.intermediateSize;
+    const I = shape.intermediateSize;
     return {
       grid: grid1d(Math.ceil(n / cfg.wg), dev.limits.maxComputeWorkgroupsPerDimension),
-      uniforms: { numTokens: shape.numTokens, intermediateSize: shape.intermediateSize },
+      uniforms: shape.fused
+        ? { numTokens: shape.numTokens, intermediateSize: I, gateOffset: 0, upOffset: I, rowStride: 2 * I }
+        : { numTokens: shape.numTokens, intermediateSize: I, gateOffset: 0, upOffset: 0, rowStride: I },
     };
   },
-  problemKey: (s) => `${s.act}:tok${bucket(s.numTokens)}:i${s.intermediateSize}`,
+  problemKey: (s) => `${s.act}:tok${bucket(s.numTokens)}:i${s.intermediateSize}${s.fused ? ':fused' : ''}`,
   outputs: () => ['out'],
   makeInputs(shape, seed): HostTensors {
     const rng = new Rng(seed);
-    return {
-      gateUp: randomAct(rng, shape.act, [shape.numTokens, 2 * shape.intermediateSize], 2),
-      out: zerosAct(shape.act, [shape.numTokens, shape.intermediateSize]),
-    };
+    const [T, I] = [shape.numTokens, shape.intermediateSize];
+    const out = zerosAct(shape.act, [T, I]);
+    if (shape.fused) {
+      // One buffer bound as both gate and up: the harness uploads each binding, so give both the same data.
+      const gateUp = randomAct(rng, shape.act, [T, 2 * I], 2);
+      return { gate: gateUp, up: gateUp, out };
+    }
+    return { gate: randomAct(rng, shape.act, [T, I], 2), up: randomAct(rng, shape.act, [T, I], 2), out };
   },
   reference(inputs, shape): HostTensors {
-    const data = swigluRef(inputs.gateUp!.data as Float32Array, shape.numTokens, shape.intermediateSize, roundAs(shape.act));
+    const [T, I] = [shape.numTokens, shape.intermediateSize];
+    let gateUp = inputs.gate!.data as Float32Array;
+    if (!shape.fused) {
+      gateUp = new Float32Array(T * 2 * I);
+      for (let t = 0; t < T; t++) {
+        gateUp.set((inputs.gate!.data as Float32Array).subarray(t * I, (t + 1) * I), t * 2 * I);
+        gateUp.set((inputs.up!.data as Float32Array).subarray(t * I, (t + 1) * I), t * 2 * I + I);
+      }
+    }
+    const data = swigluRef(gateUp, T, I, roundAs(shape.act));
     return { out: { dtype: shape.act, shape: [shape.numTokens, shape.intermediateSize], data } };
   },
   // exp() is not correctly rounded on GPUs: allow a few f32 ulps more than for pure arithmetic.
