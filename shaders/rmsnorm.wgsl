@@ -5,14 +5,14 @@
 //                  (the residual stream is updated in place: the next layer reads it)
 //   main_heads:    in place on `residual`, rows are heads inside token rows (Qwen3's per-head q/k
 //                  norm on a fused qkv buffer): row r = (t, h) with t = r / headsPerToken,
-//                  h = r % headsPerToken, at element t * tokenStride + h * rowLen.
+//                  h = r % headsPerToken, at element headOffset + t * tokenStride + h * rowLen.
 //
 // Bindings (group 0):
 //   0 x        [numRows, rowLen] act_t   read
 //   1 weight   [rowLen]          f32     read
 //   2 out      [numRows, rowLen] act_t   write (may not alias x)
 //   3 residual [numRows, rowLen] act_t   read_write (main_residual; main_heads: the data, in place)
-//   4 params   Params { numRows, rowLen, eps, headsPerToken, tokenStride } (the last two: main_heads)
+//   4 params   Params { numRows, rowLen, eps, headsPerToken, tokenStride, headOffset } (the last three: main_heads)
 // Prelude: act_t, Params, Lane + wg_sum (reduce library).
 // Grid: one workgroup per row; rows spread over x,y (linear id = wid.x + wid.y * nwg.x).
 // Tunables: WG (invocations per row, power of two); reduce flavour (plain or subgroup).
@@ -68,7 +68,7 @@ fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 fn main_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
   let row = row_index(wid, nwg);
   if (row >= params.numRows) { return; }
-  let base = (row / params.headsPerToken) * params.tokenStride + (row % params.headsPerToken) * params.rowLen;
+  let base = params.headOffset + (row / params.headsPerToken) * params.tokenStride + (row % params.headsPerToken) * params.rowLen;
   var ss = 0.0;
   for (var i = lane.index; i < params.rowLen; i += WG) {
     let v = f32(residual[base + i]);

@@ -69,7 +69,7 @@ const rms = (act: ActDType, numRows: number, rowLen: number, residual: boolean):
   eps: 1e-5,
 });
 /** per-head norm of the first `heads` heads of token rows `extra` elements wider */
-const rmsHeads = (act: ActDType, numTokens: number, heads: number, headDim: number, extra: number): RmsnormShape => ({
+const rmsHeads = (act: ActDType, numTokens: number, heads: number, headDim: number, extra: number, headOffset = 0): RmsnormShape => ({
   act,
   mode: 'heads',
   numRows: numTokens * heads,
@@ -77,6 +77,7 @@ const rmsHeads = (act: ActDType, numTokens: number, heads: number, headDim: numb
   eps: 1e-6,
   headsPerToken: heads,
   tokenStride: heads * headDim + extra,
+  headOffset,
 });
 const rope = (act: ActDType, style: RopeShape['style'], numTokens: number, numHeads: number, headDim: number, rotaryDim = headDim, extra = 0): RopeShape => ({
   act,
@@ -109,10 +110,11 @@ export const FAMILIES: Family[] = [
       { label: 'rows 70001x3 (2-D grid)', shape: rms(act, 70001, 3, false) },
       { label: 'heads 7 tokens x 4 heads x 32 in stride 192', shape: rmsHeads(act, 7, 4, 32, 64) },
       { label: 'heads 3 tokens x 5 heads x 128 in stride 645', shape: rmsHeads(act, 3, 5, 128, 5) },
+      { label: 'heads at offset 96: 4 tokens x 2 heads x 32 in stride 160', shape: rmsHeads(act, 4, 2, 32, 96, 96) },
     ],
     random: (act, rng) =>
       rng.next() < 0.25
-        ? rmsHeads(act, rng.int(1, 20), rng.int(1, 8), rng.int(1, 200), rng.int(0, 300))
+        ? rmsHeads(act, rng.int(1, 20), rng.int(1, 8), rng.int(1, 200), rng.int(0, 300), rng.int(0, 50))
         : rms(act, rng.int(1, 40), rng.int(1, 3000), rng.next() < 0.5),
     small: (act) => rms(act, 5, 333, true),
   },

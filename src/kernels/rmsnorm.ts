@@ -26,6 +26,8 @@ export interface RmsnormShape {
   /** 'heads' mode only */
   headsPerToken?: number;
   tokenStride?: number;
+  /** 'heads' mode: element offset of the first head (e.g. the k heads of a fused qkv buffer) */
+  headOffset?: number;
 }
 
 export interface RmsnormConfig {
@@ -33,7 +35,7 @@ export interface RmsnormConfig {
   reduce: 'plain' | 'subgroup';
 }
 
-const UNIFORMS = { numRows: 'u32', rowLen: 'u32', eps: 'f32', headsPerToken: 'u32', tokenStride: 'u32' } as const;
+const UNIFORMS = { numRows: 'u32', rowLen: 'u32', eps: 'f32', headsPerToken: 'u32', tokenStride: 'u32', headOffset: 'u32' } as const;
 const ENTRY: Record<RmsnormMode, string> = { plain: 'main', residual: 'main_residual', heads: 'main_heads' };
 
 export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
@@ -91,6 +93,7 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
         eps: shape.eps,
         headsPerToken: shape.headsPerToken ?? 1,
         tokenStride: shape.tokenStride ?? shape.rowLen,
+        headOffset: shape.headOffset ?? 0,
       },
     };
   },
@@ -110,9 +113,10 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
     for (let i = 0; i < shape.rowLen; i++) weight[i] = rng.uniform(0.5, 1.5);
     if (shape.mode === 'heads') {
       const numTokens = Math.ceil(shape.numRows / shape.headsPerToken!);
+      const len = (shape.headOffset ?? 0) + numTokens * shape.tokenStride!;
       return {
         weight: { dtype: 'f32', shape: [shape.rowLen], data: weight },
-        residual: randomAct(rng, shape.act, [numTokens, shape.tokenStride!]),
+        residual: randomAct(rng, shape.act, [len]),
       };
     }
     return {
@@ -127,7 +131,7 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
     const w = inputs.weight!.data as Float32Array;
     const round = roundAs(shape.act);
     if (shape.mode === 'heads') {
-      const data = rmsnormHeadsRef(inputs.residual!.data as Float32Array, w, shape.numRows, shape.rowLen, shape.headsPerToken!, shape.tokenStride!, shape.eps, round);
+      const data = rmsnormHeadsRef(inputs.residual!.data as Float32Array, w, shape.numRows, shape.rowLen, shape.headsPerToken!, shape.tokenStride!, shape.eps, round, shape.headOffset ?? 0);
       return { residual: { ...inputs.residual!, data } };
     }
     const x = inputs.x!.data as Float32Array;

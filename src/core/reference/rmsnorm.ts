@@ -50,10 +50,11 @@ export function rmsnormHeadsRef(
   tokenStride: number,
   eps: number,
   round: (v: number) => number = Math.fround,
+  headOffset = 0,
 ): Float32Array {
   const out = Float32Array.from(data);
   for (let r = 0; r < numRows; r++) {
-    const base = Math.floor(r / headsPerToken) * tokenStride + (r % headsPerToken) * rowLen;
+    const base = headOffset + Math.floor(r / headsPerToken) * tokenStride + (r % headsPerToken) * rowLen;
     const row = rmsnormRef(data.subarray(base, base + rowLen), weight, 1, rowLen, eps, round);
     out.set(row, base);
   }
