@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.js';
 import { createBuffer } from '../gpu/buffers.js';
 import { GPUBufferUsageConst } from '../gpu/constants.js';
-import { Dispatch, type BufferBinding } from '../gpu/launch.js';
+import { createBindGroup, Dispatch, type BufferBinding } from '../gpu/launch.js';
 import type { CachedPipeline } from '../gpu/pipeline-cache.js';
 import { packUniforms, uniformByteSize } from '../gpu/uniforms.js';
 import { WgllmError } from '../core/errors.js';
@@ -77,6 +77,76 @@ export class KernelDispatch<S, C> {
 
   encode(pass: GPUComputePassEncoder): void {
     this.dispatch.encode(pass);
+  }
+
+  destroy(): void {
+    this.uniformBuffer.destroy();
+  }
+}
+
+/**
+ * One kernel program launched for several members (the layers of a model) that share their
+ * per-step sizes: one pipeline, one uniform buffer and one grid for all, one bind group per
+ * member. A step calls `setShape` once (one small writeBuffer) and `encode(pass, member)` per
+ * layer, so the per-step CPU cost does not grow with the number of layers.
+ */
+export class KernelGroup<S, C> {
+  private readonly uniformData: ArrayBuffer;
+  private grid: [number, number, number] = [0, 0, 0];
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly spec: KernelSpec<S, C>,
+    readonly cfg: C,
+    private readonly pipeline: GPUComputePipeline,
+    private readonly bindGroups: GPUBindGroup[],
+    private readonly uniformBuffer: GPUBuffer,
+  ) {
+    this.uniformData = new ArrayBuffer(uniformByteSize(spec.uniforms));
+  }
+
+  static async create<S, C>(
+    ctx: GpuContext,
+    spec: KernelSpec<S, C>,
+    shape: S,
+    cfg: C,
+    members: readonly Readonly<Record<string, GPUBuffer | BufferBinding>>[],
+    label = spec.id,
+  ): Promise<KernelGroup<S, C>> {
+    const cached = await compileKernel(ctx, spec, shape, cfg);
+    const uniformBuffer = createBuffer(ctx, uniformByteSize(spec.uniforms), `${label}:params`, GPUBufferUsageConst.UNIFORM | GPUBufferUsageConst.COPY_DST);
+    const decls = spec.bindings(shape);
+    const bindGroups = members.map((buffers, i) =>
+      createBindGroup(
+        ctx,
+        cached.layout,
+        decls.map((b) => {
+          if (b.kind === 'uniform') return { binding: b.binding, resource: uniformBuffer };
+          const buf = buffers[b.name];
+          if (!buf) throw new WgllmError('invalid_argument', `${label}[${i}]: no buffer given for binding '${b.name}'`);
+          return { binding: b.binding, resource: buf };
+        }),
+        `${label}[${i}]`,
+      ),
+    );
+    const g = new KernelGroup(ctx, spec, cfg, cached.pipeline, bindGroups, uniformBuffer);
+    g.setShape(shape);
+    return g;
+  }
+
+  setShape(shape: S): void {
+    const launch = this.spec.dispatch(shape, this.cfg, this.ctx.info);
+    packUniforms(this.spec.uniforms, launch.uniforms, this.uniformData);
+    this.ctx.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData);
+    this.grid = launch.grid;
+  }
+
+  encode(pass: GPUComputePassEncoder, member = 0): void {
+    const [x, y, z] = this.grid;
+    if (x === 0 || y === 0 || z === 0) return;
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, this.bindGroups[member]!);
+    pass.dispatchWorkgroups(x, y, z);
   }
 
   destroy(): void {
