@@ -93,24 +93,30 @@ export class KernelBench<S, C> {
   }
 
   /**
-   * `samples` measurements of `cfg` (ms per launch each). The first call for a config warms it
-   * up and picks how many launches one measurement holds, so that short kernels are timed over
-   * about targetMs rather than one launch's worth of timer resolution.
+   * Up to `samples` measurements of `cfg` (ms per launch each); after `deadline`
+   * (performance.now() time) it stops early, with at least one. The first call for a config
+   * warms it up and picks how many launches one measurement holds, so that short kernels are
+   * timed over about targetMs rather than one launch's worth of timer resolution.
    */
-  async measure(cfg: C, samples = this.samples): Promise<Measurement> {
+  async measure(cfg: C, samples = this.samples, deadline = Infinity): Promise<Measurement> {
     const d = await this.dispatchFor(cfg);
     const record = (pass: GPUComputePassEncoder) => d.encode(pass);
     const k = stableJson(cfg);
     let iterations = this.iterations.get(k);
     if (iterations === undefined) {
-      await this.timer.time(record, 1); // first use: driver-side pipeline setup, caches
-      const one = await this.timer.time(record, 1);
+      // First use pays driver-side pipeline setup: never a sample. A launch that is already
+      // longer than targetMs needs no second look (slow adapters, huge shapes).
+      let one = await this.timer.time(record, 1);
+      if (one < this.targetMs) one = await this.timer.time(record, 1);
       iterations = Math.min(this.maxIterations, Math.max(1, Math.round(this.targetMs / Math.max(one, 1e-4))));
       this.iterations.set(k, iterations);
-      await this.timer.time(record, iterations); // warm-up at the measured size
+      if (iterations > 1) await this.timer.time(record, iterations); // warm-up at the measured size
     }
     const out: number[] = [];
-    for (let i = 0; i < samples; i++) out.push(await this.timer.time(record, iterations));
+    for (let i = 0; i < samples; i++) {
+      out.push(await this.timer.time(record, iterations));
+      if (performance.now() > deadline) break;
+    }
     return { samples: out, iterations };
   }
 

@@ -100,7 +100,7 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
       validated.add(k);
     }
     try {
-      const m = await bench.measure(cfg, samples);
+      const m = await bench.measure(cfg, samples, t0 + budgetMs);
       const t = timed.get(k) ?? { config: cfg, samples: [], iterations: m.iterations };
       t.samples.push(...m.samples);
       timed.set(k, t);

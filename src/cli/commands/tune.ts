@@ -213,6 +213,8 @@ export async function tuneWorkload(
   const s = r.stats;
   console.log(`\n${s.tuned} tuned, ${s.hits} already in the cache, ${s.misses - s.tuned} left at their default in ${(s.tuneMs / 1000).toFixed(1)} s`);
   const skipped = r.list().filter((c) => c.from === 'default' && c.note);
-  for (const c of skipped) console.log(`  ${c.kernel} ${c.problem}: ${c.note}`);
+  const outOfTime = skipped.filter((c) => c.note === 'tuning budget exhausted');
+  if (outOfTime.length) console.log(`  ${outOfTime.length} not tuned: the budget ran out (raise --budget, or run again: tuned entries are kept)`);
+  for (const c of skipped) if (!outOfTime.includes(c)) console.log(`  ${c.kernel} ${c.problem}: ${c.note}`);
   return warnings.length ? 1 : 0;
 }
