@@ -1,0 +1,13 @@
+// KV cache element access, f16 cache. Prelude library of kv-write.wgsl and attention*.wgsl.
+// The f16 values are stored as pairs in u32 words and converted with pack2x16float /
+// unpack2x16float (core WGSL), so an f16 cache halves memory and bandwidth on every adapter,
+// with or without `shader-f16`; one kv_vec (8 bytes) holds 4 consecutive head dims.
+alias kv_vec = vec2<u32>;
+
+fn kv_unpack(v: kv_vec) -> vec4<f32> {
+  return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y));
+}
+
+fn kv_pack(v: vec4<f32>) -> kv_vec {
+  return vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));
+}
