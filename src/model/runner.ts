@@ -1,0 +1,444 @@
+import type { ActDType } from '../core/dtype.js';
+import { WgllmError } from '../core/errors.js';
+import type { ModelConfig } from '../core/model-config.js';
+import { ropeCosSinForModel } from '../core/reference/rope.js';
+import { kvBlockBytes, PagedKVCache } from '../attention/paged-kv-cache.js';
+import type { AttentionMetadata, StepSeq } from '../attention/types.js';
+import { fusedQkvViews, WgslAttentionBackend, type WgslLayerBinding } from '../attention/wgsl-backend.js';
+import type { GpuContext } from '../gpu/context.js';
+import { createBuffer, readBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers.js';
+import { embeddingSpec, type EmbeddingShape } from '../kernels/embedding.js';
+import { KernelGroup } from '../kernels/launch.js';
+import { rmsnormSpec, type RmsnormShape } from '../kernels/rmsnorm.js';
+import { ropeSpec, type RopeShape } from '../kernels/rope.js';
+import { swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
+import { f16ArrayToF32 } from '../core/dtype.js';
+import { defaultConfigs, type ConfigSource } from './config-source.js';
+import { LinearGroup } from './linear.js';
+import type { ModelFile } from './formats/types.js';
+import { uploadModelWeights, type ModelWeights } from './weights.js';
+import type { UploadProgress } from './weight-upload.js';
+
+/**
+ * One forward step of a decoder-only transformer over a batch the scheduler formed: many
+ * sequences, each a chunk of new tokens over its paged KV cache (a prompt chunk, or one token
+ * of a decode), with logits only at the rows that sample.
+ *
+ * Everything is built at load: buffers for the largest step, pipelines, bind groups. A step
+ * then writes a few small buffers (`prepare`) and records every dispatch into one compute pass
+ * (`encode`), allocating nothing on the GPU.
+ */
+
+export interface RunnerLimits {
+  /** tokens per step (the scheduler's maxNumBatchedTokens) */
+  maxNumTokens: number;
+  /** sequences per step */
+  maxNumSeqs: number;
+  /** longest sequence (prompt + output) */
+  maxModelLen: number;
+}
+
+export interface RunnerOptions {
+  /** activation dtype: 'f16' where the adapter has shader-f16 (default), else 'f32' */
+  act?: ActDType;
+  limits: RunnerLimits;
+  kv?: { blockSize?: number; numBlocks?: number; budgetBytes?: number };
+  configs?: ConfigSource;
+  onProgress?: UploadProgress;
+}
+
+export interface RunnerStep {
+  /** [numTokens] token ids, sequences one after another */
+  tokenIds: ArrayLike<number>;
+  /** [numTokens] position of each token within its sequence */
+  positions: ArrayLike<number>;
+  /** the sequences, in the order of their tokens */
+  seqs: readonly StepSeq[];
+  /** [numSamples] index into the step's tokens of each row that needs logits */
+  sampleRows: ArrayLike<number>;
+}
+
+interface Activations {
+  ids: GPUBuffer; // [maxNumTokens] u32
+  positions: GPUBuffer; // [maxNumTokens] u32
+  sampleRows: GPUBuffer; // [maxNumSeqs] u32
+  cosSin: GPUBuffer; // [maxModelLen, rotaryDim / 2, 2] f32
+  residual: GPUBuffer; // [maxNumTokens, hiddenSize] act
+  normed: GPUBuffer; // [maxNumTokens, hiddenSize] act
+  proj: GPUBuffer; // [maxNumTokens, hiddenSize] act: o_proj and down_proj outputs
+  q: GPUBuffer; // fused: [maxNumTokens, qDim + 2 kvDim] act; else [maxNumTokens, qDim]
+  k?: GPUBuffer; // separate only: [maxNumTokens, kvDim] act
+  v?: GPUBuffer; // separate only: [maxNumTokens, kvDim] act
+  attnOut: GPUBuffer; // [maxNumTokens, qDim] act
+  gate: GPUBuffer; // fused: [maxNumTokens, 2 * intermediateSize] act; else [maxNumTokens, intermediateSize]
+  up?: GPUBuffer; // separate only: [maxNumTokens, intermediateSize] act
+  mlp: GPUBuffer; // [maxNumTokens, intermediateSize] act
+  sampled: GPUBuffer; // [maxNumSeqs, hiddenSize] act
+  logits: GPUBuffer; // [maxNumSeqs, vocabSize] act
+}
+
+interface Kernels {
+  embed: KernelGroup<EmbeddingShape, unknown>;
+  normFirst: KernelGroup<RmsnormShape, unknown>; // member 0: layer 0's attn_norm on the embedding
+  normAdd: KernelGroup<RmsnormShape, unknown>; // members: [ffn_norm 0, attn_norm 1, ffn_norm 1, ..., output_norm]
+  qkv: LinearGroup[]; // [fused] or [q, k, v]
+  qkNorm?: { q: KernelGroup<RmsnormShape, unknown>; k: KernelGroup<RmsnormShape, unknown> };
+  rope: KernelGroup<RopeShape, unknown>[]; // [fused q+k] or [q, k]
+  o: LinearGroup;
+  gateUp: LinearGroup[]; // [fused] or [gate, up]
+  swiglu: KernelGroup<SwigluShape, unknown>;
+  down: LinearGroup;
+  gather: KernelGroup<EmbeddingShape, unknown>;
+  lmHead: LinearGroup;
+}
+
+const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
+
+export class ModelRunner {
+  private md: AttentionMetadata | undefined;
+  private numTokens = 0;
+  private numSamples = 0;
+  private readonly idsHost: Uint32Array;
+  private readonly posHost: Uint32Array;
+  private readonly rowsHost: Uint32Array;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly act: ActDType,
+    readonly limits: RunnerLimits,
+    readonly kvCache: PagedKVCache,
+    private readonly weights: ModelWeights,
+    private readonly buf: Activations,
+    private readonly k: Kernels,
+    private readonly attention: WgslAttentionBackend,
+    private readonly attnLayers: WgslLayerBinding[],
+  ) {
+    this.idsHost = new Uint32Array(limits.maxNumTokens);
+    this.posHost = new Uint32Array(limits.maxNumTokens);
+    this.rowsHost = new Uint32Array(limits.maxNumSeqs);
+  }
+
+  get blockSize(): number {
+    return this.kvCache.blockSize;
+  }
+
+  get numBlocks(): number {
+    return this.kvCache.numBlocks;
+  }
+
+  /** [maxNumSeqs, vocabSize] act: row i holds the logits of the step's i-th sample row */
+  get logits(): GPUBuffer {
+    return this.buf.logits;
+  }
+
+  static async create(ctx: GpuContext, model: ModelFile, opts: RunnerOptions): Promise<ModelRunner> {
+    const cfg = model.config;
+    const act: ActDType = opts.act ?? (ctx.info.features.f16 ? 'f16' : 'f32');
+    if (act === 'f16' && !ctx.info.features.f16) {
+      throw new WgllmError('unsupported', "f16 activations need the adapter feature 'shader-f16'; use act: 'f32'");
+    }
+    const limits = opts.limits;
+    for (const [k, v] of Object.entries(limits)) {
+      if (!Number.isInteger(v) || v < 1) throw new WgllmError('invalid_argument', `runner limit ${k} must be a positive integer, got ${v}`);
+    }
+    const configs = opts.configs ?? defaultConfigs(ctx.info);
+    const weights = await uploadModelWeights(ctx, model, opts.onProgress);
+    const owned: { destroy(): void }[] = [];
+    try {
+      const blockSize = opts.kv?.blockSize ?? 16;
+      // Without a size: room for every sequence at full length, within 1 GiB.
+      const fullBlocks = 1 + limits.maxNumSeqs * Math.ceil(limits.maxModelLen / blockSize);
+      const perBlock = 2 * cfg.numLayers * kvBlockBytes(cfg.numKvHeads, cfg.headDim, blockSize, act);
+      const kvCache = await PagedKVCache.create(ctx, {
+        numLayers: cfg.numLayers,
+        numKvHeads: cfg.numKvHeads,
+        headDim: cfg.headDim,
+        blockSize,
+        ...(opts.kv?.numBlocks
+          ? { numBlocks: opts.kv.numBlocks }
+          : { budgetBytes: opts.kv?.budgetBytes ?? Math.min(fullBlocks * perBlock, 2 ** 30) }),
+        dtype: act,
+      });
+      owned.push({ destroy: () => kvCache.dispose() });
+      const buf = allocateActivations(ctx, cfg, act, limits, weights, owned);
+      const attention = await WgslAttentionBackend.create(ctx, {
+        dims: { act, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, slidingWindow: cfg.slidingWindow ?? 0 },
+        cache: kvCache,
+        limits: { maxNumTokens: limits.maxNumTokens, maxNumSeqs: limits.maxNumSeqs, maxBlocksPerSeq: Math.ceil(limits.maxModelLen / kvCache.blockSize) },
+      });
+      owned.push({ destroy: () => attention.dispose() });
+      const views = buf.k
+        ? {
+            q: { buffer: buf.q, offset: 0, tokenStride: cfg.numHeads * cfg.headDim },
+            k: { buffer: buf.k, offset: 0, tokenStride: cfg.numKvHeads * cfg.headDim },
+            v: { buffer: buf.v!, offset: 0, tokenStride: cfg.numKvHeads * cfg.headDim },
+          }
+        : fusedQkvViews(buf.q, cfg);
+      const attnLayers = weights.layers.map((_, l) => attention.bindLayer(l, { ...views, out: buf.attnOut }));
+      const kernels = await buildKernels(ctx, cfg, act, limits, weights, buf, configs);
+      return new ModelRunner(ctx, cfg, act, limits, kvCache, weights, buf, kernels, attention, attnLayers);
+    } catch (e) {
+      for (const o of owned) o.destroy();
+      for (const b of weights.buffers) b.destroy();
+      throw e;
+    }
+  }
+
+  /** Writes the step's inputs and sizes every launch. Call before `encode`, once per step. */
+  prepare(step: RunnerStep): void {
+    const T = step.tokenIds.length;
+    const S = step.sampleRows.length;
+    const { maxNumTokens, maxNumSeqs, maxModelLen } = this.limits;
+    if (T < 1 || T > maxNumTokens) throw new WgllmError('invalid_argument', `a step must have 1..${maxNumTokens} tokens, got ${T}`);
+    if (S > maxNumSeqs || step.seqs.length > maxNumSeqs) throw new WgllmError('invalid_argument', `a step may have at most ${maxNumSeqs} sequences`);
+    if (step.positions.length !== T) throw new WgllmError('invalid_argument', 'positions must have one entry per token');
+    const vocab = this.config.vocabSize;
+    for (let i = 0; i < T; i++) {
+      const id = step.tokenIds[i]!;
+      const p = step.positions[i]!;
+      if (!(id >= 0 && id < vocab)) throw new WgllmError('invalid_argument', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+      if (!(p >= 0 && p < maxModelLen)) throw new WgllmError('invalid_argument', `position ${p} is outside 0..${maxModelLen - 1}`);
+      this.idsHost[i] = id;
+      this.posHost[i] = p;
+    }
+    for (let i = 0; i < S; i++) {
+      const r = step.sampleRows[i]!;
+      if (!(r >= 0 && r < T)) throw new WgllmError('invalid_argument', `sample row ${r} is outside the step's ${T} tokens`);
+      this.rowsHost[i] = r;
+    }
+    writeBuffer(this.ctx, this.buf.ids, 0, this.idsHost.subarray(0, T));
+    writeBuffer(this.ctx, this.buf.positions, 0, this.posHost.subarray(0, T));
+    if (S) writeBuffer(this.ctx, this.buf.sampleRows, 0, this.rowsHost.subarray(0, S));
+    this.md = this.attention.buildMetadata({ seqs: step.seqs });
+    this.numTokens = T;
+    this.numSamples = S;
+    this.setShapes(T, S);
+  }
+
+  private setShapes(T: number, S: number): void {
+    const c = this.config;
+    const k = this.k;
+    k.embed.setShape({ ...embedShape(this.act, this.weights, c), numTokens: T });
+    k.normFirst.setShape({ act: this.act, mode: 'plain', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+    k.normAdd.setShape({ act: this.act, mode: 'residual', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+    for (const g of [...k.qkv, k.o, ...k.gateUp, k.down]) g.setM(T);
+    if (k.qkNorm) {
+      const [q, kk] = qkNormShapes(this.act, c, Boolean(this.buf.k), T);
+      k.qkNorm.q.setShape(q);
+      k.qkNorm.k.setShape(kk);
+    }
+    ropeShapes(this.act, c, Boolean(this.buf.k), T, this.limits.maxModelLen).forEach((s, i) => k.rope[i]!.setShape(s));
+    k.swiglu.setShape({ act: this.act, numTokens: T, intermediateSize: c.intermediateSize, fused: !this.buf.up });
+    if (S) {
+      k.gather.setShape({ act: this.act, table: this.act, numTokens: S, hiddenSize: c.hiddenSize, vocabSize: T });
+      k.lmHead.setM(S);
+    }
+  }
+
+  /** Records the whole forward pass of the prepared step, top to bottom, into `pass`. */
+  encode(pass: GPUComputePassEncoder): void {
+    const md = this.md;
+    if (!md) throw new WgllmError('invalid_argument', 'prepare() a step before encoding it');
+    const k = this.k;
+    k.embed.encode(pass); // residual = embed(ids)
+    k.normFirst.encode(pass); // normed = rmsnorm(residual) * attn_norm[0]
+    for (let l = 0; l < this.config.numLayers; l++) {
+      for (const g of k.qkv) g.encode(pass, l); // q|k|v = normed @ Wqkv^T (+ bias)
+      if (k.qkNorm) {
+        k.qkNorm.q.encode(pass, l); // per-head rmsnorm of q and k (Qwen3)
+        k.qkNorm.k.encode(pass, l);
+      }
+      for (const r of k.rope) r.encode(pass); // rotate q and k in place
+      this.attention.forward(pass, this.attnLayers[l]!, md); // kv write + paged attention -> attnOut
+      k.o.encode(pass, l); // proj = attnOut @ Wo^T
+      k.normAdd.encode(pass, 2 * l); // residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
+      for (const g of k.gateUp) g.encode(pass, l); // gate|up = normed @ Wgu^T
+      k.swiglu.encode(pass); // mlp = silu(gate) * up
+      k.down.encode(pass, l); // proj = mlp @ Wdown^T
+      k.normAdd.encode(pass, 2 * l + 1); // residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
+    }
+    if (this.numSamples) {
+      k.gather.encode(pass); // sampled = normed[sampleRows]
+      k.lmHead.encode(pass); // logits = sampled @ Wout^T
+    }
+  }
+
+  /** Runs the prepared step on its own command buffer (tests and simple callers). */
+  run(): void {
+    const enc = this.ctx.device.createCommandEncoder({ label: 'forward' });
+    const pass = enc.beginComputePass({ label: 'forward' });
+    this.encode(pass);
+    pass.end();
+    this.ctx.queue.submit([enc.finish()]);
+  }
+
+  /** The last step's logits as f32 [numSamples, vocabSize] (tests, debugging). */
+  async readLogits(): Promise<Float32Array> {
+    const n = this.numSamples * this.config.vocabSize;
+    const bytes = await readBuffer(this.ctx, this.buf.logits, n * ACT_BYTES[this.act]);
+    return this.act === 'f32' ? new Float32Array(bytes) : f16ArrayToF32(new Uint16Array(bytes));
+  }
+
+  get lastStepTokens(): number {
+    return this.numTokens;
+  }
+
+  dispose(): void {
+    const k = this.k;
+    for (const g of [k.embed, k.normFirst, k.normAdd, ...k.rope, k.swiglu, k.gather]) g.destroy();
+    for (const g of [...k.qkv, k.o, ...k.gateUp, k.down, k.lmHead]) g.destroy();
+    k.qkNorm?.q.destroy();
+    k.qkNorm?.k.destroy();
+    this.attention.dispose();
+    this.kvCache.dispose();
+    for (const b of Object.values(this.buf)) (b as GPUBuffer | undefined)?.destroy();
+    for (const b of this.weights.buffers) b.destroy();
+  }
+}
+
+function embedShape(act: ActDType, w: ModelWeights, c: ModelConfig): Omit<EmbeddingShape, 'numTokens'> {
+  return { act, table: w.embedding.table, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize };
+}
+
+function qkNormShapes(act: ActDType, c: ModelConfig, separate: boolean, T: number): [RmsnormShape, RmsnormShape] {
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const stride = separate ? undefined : qDim + 2 * kvDim;
+  const base = { act, mode: 'heads', rowLen: c.headDim, eps: c.rmsNormEps } as const;
+  return [
+    { ...base, numRows: T * c.numHeads, headsPerToken: c.numHeads, tokenStride: stride ?? qDim, headOffset: 0 },
+    { ...base, numRows: T * c.numKvHeads, headsPerToken: c.numKvHeads, tokenStride: stride ?? kvDim, headOffset: separate ? 0 : qDim },
+  ];
+}
+
+function ropeShapes(act: ActDType, c: ModelConfig, separate: boolean, T: number, maxModelLen: number): RopeShape[] {
+  const base = { act, style: c.ropeStyle, numTokens: T, headDim: c.headDim, rotaryDim: c.rotaryDim, numPositions: maxModelLen };
+  if (!separate) return [{ ...base, numHeads: c.numHeads + c.numKvHeads, tokenStride: (c.numHeads + 2 * c.numKvHeads) * c.headDim }];
+  return [
+    { ...base, numHeads: c.numHeads, tokenStride: c.numHeads * c.headDim },
+    { ...base, numHeads: c.numKvHeads, tokenStride: c.numKvHeads * c.headDim },
+  ];
+}
+
+function allocateActivations(
+  ctx: GpuContext,
+  c: ModelConfig,
+  act: ActDType,
+  limits: RunnerLimits,
+  w: ModelWeights,
+  owned: { destroy(): void }[],
+): Activations {
+  const T = limits.maxNumTokens;
+  const S = limits.maxNumSeqs;
+  const e = ACT_BYTES[act];
+  const make = (bytes: number, label: string) => {
+    const b = createBuffer(ctx, bytes, label);
+    owned.push(b);
+    return b;
+  };
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const fusedQkv = 'fused' in w.layers[0]!.qkv;
+  const fusedGu = 'fused' in w.layers[0]!.gateUp;
+  const cosSin = uploadBuffer(ctx, ropeCosSinForModel(c, limits.maxModelLen), 'rope:cosSin');
+  owned.push(cosSin);
+  return {
+    ids: make(4 * T, 'ids'),
+    positions: make(4 * T, 'positions'),
+    sampleRows: make(4 * S, 'sampleRows'),
+    cosSin,
+    residual: make(e * T * c.hiddenSize, 'residual'),
+    normed: make(e * T * c.hiddenSize, 'normed'),
+    proj: make(e * T * c.hiddenSize, 'proj'),
+    q: make(e * T * (fusedQkv ? qDim + 2 * kvDim : qDim), fusedQkv ? 'qkv' : 'q'),
+    ...(fusedQkv ? {} : { k: make(e * T * kvDim, 'k'), v: make(e * T * kvDim, 'v') }),
+    attnOut: make(e * T * qDim, 'attnOut'),
+    gate: make(e * T * (fusedGu ? 2 : 1) * c.intermediateSize, fusedGu ? 'gateUp' : 'gate'),
+    ...(fusedGu ? {} : { up: make(e * T * c.intermediateSize, 'up') }),
+    mlp: make(e * T * c.intermediateSize, 'mlp'),
+    sampled: make(e * S * c.hiddenSize, 'sampled'),
+    logits: make(e * S * c.vocabSize, 'logits'),
+  };
+}
+
+async function buildKernels(
+  ctx: GpuContext,
+  c: ModelConfig,
+  act: ActDType,
+  limits: RunnerLimits,
+  w: ModelWeights,
+  b: Activations,
+  configs: ConfigSource,
+): Promise<Kernels> {
+  const T = limits.maxNumTokens;
+  const L = c.numLayers;
+  const group = <S, C>(spec: import('../kernels/spec.js').KernelSpec<S, C>, shape: S, members: Record<string, GPUBuffer>[], label?: string) =>
+    KernelGroup.create(ctx, spec, shape, configs.get(spec, shape), members, label) as Promise<KernelGroup<S, unknown>>;
+  const layers = w.layers;
+  const linear = (pick: (l: (typeof layers)[number]) => import('./weights.js').Linear, x: GPUBuffer, y: GPUBuffer, label: string, maxM = T) =>
+    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), maxM, configs, label);
+
+  const normShape = (mode: 'plain' | 'residual'): RmsnormShape => ({ act, mode, numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+  const addMembers: Record<string, GPUBuffer>[] = [];
+  for (let l = 0; l < L; l++) {
+    addMembers.push({ x: b.proj, weight: layers[l]!.ffnNorm.buffer, out: b.normed, residual: b.residual });
+    const next = l + 1 < L ? layers[l + 1]!.attnNorm.buffer : w.outputNorm.buffer;
+    addMembers.push({ x: b.proj, weight: next, out: b.normed, residual: b.residual });
+  }
+  const l0 = layers[0]!;
+  const fusedQkv = 'fused' in l0.qkv;
+  const qkv = fusedQkv
+    ? [await linear((l) => (l.qkv as { fused: import('./weights.js').Linear }).fused, b.normed, b.q, 'qkv')]
+    : await Promise.all(
+        (['q', 'k', 'v'] as const).map((n) =>
+          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', import('./weights.js').Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n),
+        ),
+      );
+  let qkNorm: Kernels['qkNorm'];
+  if (c.qkNorm) {
+    const [qs, ks] = qkNormShapes(act, c, !fusedQkv, T);
+    qkNorm = {
+      q: await group(rmsnormSpec, qs, layers.map((l) => ({ weight: l.qNorm!.buffer, residual: b.q })), 'q_norm'),
+      k: await group(rmsnormSpec, ks, layers.map((l) => ({ weight: l.kNorm!.buffer, residual: fusedQkv ? b.q : b.k! })), 'k_norm'),
+    };
+  }
+  const ropeTargets = fusedQkv ? [b.q] : [b.q, b.k!];
+  const rope = await Promise.all(
+    ropeShapes(act, c, !fusedQkv, T, limits.maxModelLen).map((s, i) =>
+      group(ropeSpec, s, [{ x: ropeTargets[i]!, positions: b.positions, cosSin: b.cosSin }], 'rope'),
+    ),
+  );
+  const fusedGu = 'fused' in l0.gateUp;
+  const gateUp = fusedGu
+    ? [await linear((l) => (l.gateUp as { fused: import('./weights.js').Linear }).fused, b.normed, b.gate, 'gate_up')]
+    : [
+        await linear((l) => (l.gateUp as { gate: import('./weights.js').Linear }).gate, b.normed, b.gate, 'gate'),
+        await linear((l) => (l.gateUp as { up: import('./weights.js').Linear }).up, b.normed, b.up!, 'up'),
+      ];
+  const e = embedShape(act, w, c);
+  return {
+    embed: await group(embeddingSpec, { ...e, numTokens: T }, [{ ids: b.ids, weights: w.embedding.weight.buffer, out: b.residual }], 'embed'),
+    normFirst: await group(rmsnormSpec, normShape('plain'), [{ x: b.residual, weight: l0.attnNorm.buffer, out: b.normed }], 'attn_norm0'),
+    normAdd: await group(rmsnormSpec, normShape('residual'), addMembers, 'add_norm'),
+    qkv,
+    ...(qkNorm ? { qkNorm } : {}),
+    rope,
+    o: await linear((l) => l.o, b.attnOut, b.proj, 'o'),
+    gateUp,
+    swiglu: await group(
+      swigluSpec,
+      { act, numTokens: T, intermediateSize: c.intermediateSize, fused: fusedGu },
+      [{ gate: b.gate, up: b.up ?? b.gate, out: b.mlp }],
+      'swiglu',
+    ),
+    down: await linear((l) => l.down, b.mlp, b.proj, 'down'),
+    gather: await group(
+      embeddingSpec,
+      { act, table: act, numTokens: limits.maxNumSeqs, hiddenSize: c.hiddenSize, vocabSize: T },
+      [{ ids: b.sampleRows, weights: b.normed, out: b.sampled }],
+      'gather',
+    ),
+    lmHead: await LinearGroup.create(ctx, act, [{ linear: w.output, x: b.sampled, y: b.logits }], limits.maxNumSeqs, configs, 'lm_head'),
+  };
+}
