@@ -20,8 +20,9 @@
 // Uniformity: subgroup-matrix offsets must be uniform, and a subgroup's offsets derive from
 // local_invocation_index / SG_SIZE, which the analysis cannot prove uniform (it is uniform per
 // subgroup when subgroups are consecutive invocations, as on the GPUs we know). The functions
-// that use subgroup matrices therefore turn the subgroup_matrix_uniformity diagnostic off; the
-// tuner's validation rejects this kernel on a device where the assumption fails.
+// that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
+// callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
+// diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
 // Tunables: BK (override, a multiple of SK), PAD (override), SG_M, SG_N, TI, TJ, the matrix config.
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
@@ -76,7 +77,7 @@ fn tc_stage_tiles(wid: vec3u, lid: u32, k0: u32) {
   }
 }
 
-@diagnostic(off, subgroup_matrix_uniformity)
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
   let sg = lid / SG_SIZE;
   let rb = (sg / SG_N) * TI * SM; // this subgroup's first row in the tile
@@ -101,7 +102,7 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
 }
 
 // Stores result tile t of this subgroup to its staging area ct[sg] and waits for it.
-@diagnostic(off, subgroup_matrix_uniformity)
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
   subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, (*acc)[t], SN);
   workgroupBarrier();
@@ -117,7 +118,7 @@ fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
   return vec3u(select(NONE, m * params.N + n, inside), n, sg * SM * SN + e);
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var acc: Acc;
   tc_accumulate(&acc, wid, lid);
@@ -131,7 +132,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var acc: Acc;
   tc_accumulate(&acc, wid, lid);
