@@ -271,3 +271,19 @@ export function attentionProblemKey(s: PagedAttentionShape): string {
   );
 }
 
+
+/**
+ * A random step: a mix of decodes (1 query over a context), new prompts (all queries, no prefix)
+ * and chunked prefills (a chunk of queries over a cached prefix), in random order.
+ */
+export function randomSeqs(rng: Rng, o: { maxSeqs: number; maxCtx: number; maxChunk: number }): BatchSeq[] {
+  const n = rng.int(1, o.maxSeqs);
+  const seqs: BatchSeq[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = rng.pick(['decode', 'prompt', 'chunk'] as const);
+    const seqLen = rng.int(1, kind === 'prompt' ? Math.min(o.maxCtx, o.maxChunk) : o.maxCtx);
+    const queryLen = kind === 'decode' ? 1 : kind === 'prompt' ? seqLen : rng.int(1, Math.min(seqLen, o.maxChunk));
+    seqs.push({ queryLen, seqLen });
+  }
+  return seqs;
+}

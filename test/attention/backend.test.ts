@@ -7,14 +7,13 @@ import { WgslAttentionBackend, fusedQkvViews, type WgslAttentionConfigs } from '
 import type { SplitPolicy } from '../../src/attention/split-plan.js';
 import type { KvDType } from '../../src/kernels/attention-shape.js';
 import { compareTensors, hostTensorFromBytes } from '../../src/kernels/host-tensors.js';
-import { testGpu } from '../support/gpu.js';
+import { attentionTestGpu } from './gpu.js';
 import { BatchSim, type SimOptions } from './sim.js';
 
 // The WGSL backend against the CPU backend on simulated serving steps: new prompts, chunked
 // prefills over a cached prefix, shared prefix blocks, decodes; shuffled block tables; two
-// layers; the cache carried across steps. Each scenario compiles its pipelines once (SwiftShader
-// takes seconds per attention pipeline), so scenarios pin one tile config where they can.
-const ctx = await testGpu();
+// layers; the cache carried across steps.
+const ctx = await attentionTestGpu();
 
 interface Scenario {
   name: string;
@@ -28,8 +27,10 @@ interface Scenario {
   slidingWindow?: number;
   split?: Partial<SplitPolicy>;
   configs?: Partial<WgslAttentionConfigs>;
-  /** force the split path on every step that allows it */
+  /** some step must take the split-KV path */
   expectSplit?: boolean;
+  /** layers (2 by default) */
+  layers?: number;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -44,10 +45,11 @@ const SCENARIOS: Scenario[] = [
     sim: { blockSize: 8, maxSeqs: 5, tokenBudget: 64, maxPrompt: 120, maxChunk: 30 },
   },
   {
+    // one sequence of ~2k tokens: prefilled in chunks over its growing prefix, then decodes
     name: 'GQA 4 d16, bs16, long context (split-KV decodes)',
-    numHeads: 8, numKvHeads: 2, headDim: 16, kv: 'f32', steps: 5, expectSplit: true,
+    numHeads: 4, numKvHeads: 1, headDim: 16, kv: 'f32', steps: 5, expectSplit: true, layers: 1,
     split: { partitionSize: 256, targetWorkgroups: 64 },
-    sim: { blockSize: 16, maxSeqs: 1, tokenBudget: 1024, maxPrompt: 2600, maxChunk: 1024 },
+    sim: { blockSize: 16, maxSeqs: 1, tokenBudget: 1024, maxPrompt: 2100, maxChunk: 1024 },
   },
   {
     name: 'GQA 8 d80, bs32, f32 KV',
@@ -61,10 +63,10 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-const NUM_LAYERS = 2;
 
 async function runScenario(sc: Scenario, seed: number) {
   const rng = new Rng(seed);
+  const NUM_LAYERS = sc.layers ?? 2;
   const numBlocks = sc.sim.numBlocks ?? 400;
   const dims = { act: 'f32' as const, numHeads: sc.numHeads, numKvHeads: sc.numKvHeads, headDim: sc.headDim, softcap: sc.softcap, slidingWindow: sc.slidingWindow };
   const limits = { maxNumTokens: sc.sim.tokenBudget, maxNumSeqs: sc.sim.maxSeqs + 1, maxBlocksPerSeq: 256 };
