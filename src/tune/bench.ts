@@ -32,6 +32,8 @@ export interface TuneBenchReport {
   budgetMs: number;
   tuneMs: number;
   rows: TuneBenchRow[];
+  /** kernels whose default or tuned config could not be timed here (e.g. it does not compile) */
+  failed: { kernel: string; problem: string; label: string; error: string }[];
   /** geometric mean of the speedups (1 = tuning gained nothing) */
   geomeanSpeedup: number;
 }
@@ -46,6 +48,7 @@ export interface TuneBenchOptions {
   /** alternating default/tuned rounds (default 3); each round takes `timing.samples` samples */
   rounds?: number;
   onProgress?: (event: ResolveProgress | { type: 'bench'; label: string; index: number; total: number }) => void;
+  onWarning?: (message: string) => void;
 }
 
 const round4 = (x: number) => Number(x.toPrecision(4));
@@ -63,8 +66,10 @@ export async function benchTuning(ctx: GpuContext, workload: readonly TuneWorklo
     force: opts.force ?? false,
     ...(opts.timing ? { search: { timing: opts.timing } } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
   const rows: TuneBenchRow[] = [];
+  const failed: TuneBenchReport['failed'] = [];
   let timing: TuneBenchReport['timing'] = 'wall-clock';
   const seen = new Set<string>();
   const todo = workload.filter((w) => {
@@ -79,8 +84,9 @@ export async function benchTuning(ctx: GpuContext, workload: readonly TuneWorklo
     const resolved = configs.byKey.get(`${w.spec.id}|${w.spec.problemKey(w.shape)}`)!;
     const def = w.spec.defaultConfig(w.shape, ctx.info);
     const tunedCfg = resolved.config;
-    const bench = KernelBench.create(ctx, w.spec, w.shape, 7, opts.timing);
+    let bench: KernelBench<unknown, unknown> | undefined;
     try {
+      bench = KernelBench.create(ctx, w.spec, w.shape, 7, opts.timing);
       timing = bench.method;
       const d: number[] = [];
       const t: number[] = [];
@@ -107,8 +113,11 @@ export async function benchTuning(ctx: GpuContext, workload: readonly TuneWorklo
         candidates: resolved.entry?.candidates.length ?? 0,
         rejected: resolved.entry?.rejected.length ?? 0,
       });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'device_lost') throw e;
+      failed.push({ kernel: w.spec.id, problem: resolved.problem, label, error: String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300) });
     } finally {
-      bench.destroy();
+      bench?.destroy();
     }
   }
   const logSum = rows.reduce((s, r) => s + Math.log(r.speedup), 0);
@@ -122,6 +131,7 @@ export async function benchTuning(ctx: GpuContext, workload: readonly TuneWorklo
     budgetMs: opts.budgetMs,
     tuneMs: Math.round(configs.stats.tuneMs),
     rows,
+    failed,
     geomeanSpeedup: rows.length ? round4(Math.exp(logSum / rows.length)) : 1,
   };
 }
@@ -135,6 +145,7 @@ export function formatBenchReport(r: TuneBenchReport): string {
         `${row.speedup.toFixed(2).padStart(9)}  ${JSON.stringify(row.tunedConfig)}`,
     );
   }
+  for (const f of r.failed) lines.push(`${f.label.slice(0, 43).padEnd(44)}not timed: ${f.error.slice(0, 120)}`);
   lines.push(`geometric-mean speedup ${r.geomeanSpeedup.toFixed(3)} over ${r.rows.length} kernels/shapes (${r.timing} timing)`);
   return lines.join('\n');
 }

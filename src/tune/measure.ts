@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { GpuTimer } from '../gpu/timer.js';
 import { hostTensorBytes } from '../kernels/host-tensors.js';
 import { KernelDispatch } from '../kernels/launch.js';
-import type { KernelSpec } from '../kernels/spec.js';
+import type { HostTensors, KernelSpec } from '../kernels/spec.js';
 import { stableJson } from './hash.js';
 
 export interface TimingOptions {
@@ -61,13 +61,14 @@ export class KernelBench<S, C> {
     this.maxIterations = Math.max(1, opts.maxIterations ?? 1000);
   }
 
-  static create<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, shape: S, seed: number, opts: TimingOptions = {}): KernelBench<S, C> {
-    const inputs = spec.makeInputs(shape, seed);
+  /** `inputs`: a seed for spec.makeInputs, or inputs already made (the tuner shares them with validation) */
+  static create<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, shape: S, inputs: number | HostTensors, opts: TimingOptions = {}): KernelBench<S, C> {
+    if (typeof inputs === 'number') inputs = spec.makeInputs(shape, inputs);
     const buffers: Record<string, GPUBuffer> = {};
     try {
       for (const b of spec.bindings(shape)) {
         if (b.kind === 'uniform') continue;
-        const t = inputs[b.name];
+        const t = (inputs as HostTensors)[b.name];
         if (!t) throw new Error(`${spec.id}: makeInputs gave no '${b.name}'`);
         buffers[b.name] = uploadBuffer(ctx, hostTensorBytes(t), `tune:${spec.id}:${b.name}`);
       }

@@ -76,8 +76,11 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
   const overBudget = () => elapsed() >= budgetMs;
 
   const strategy = all.length <= (opts.exhaustiveLimit ?? 24) ? 'exhaustive' : 'halving';
-  const validator = new CandidateValidator(ctx, spec, shape, seed);
-  const bench = KernelBench.create(ctx, spec, shape, seed + 1, opts.timing);
+  // One set of inputs for timing and (when the spec names no smaller shape) validation: large
+  // shapes make it expensive.
+  const inputs = spec.makeInputs(shape, seed);
+  const validator = new CandidateValidator(ctx, spec, shape, seed, inputs);
+  const bench = KernelBench.create(ctx, spec, shape, inputs, opts.timing);
   const timed = new Map<string, { config: C; samples: number[]; iterations: number }>();
   const rejected: RejectedCandidate[] = [];
   const validated = new Set<string>();
@@ -155,7 +158,8 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
   if (!best) {
     throw new WgllmError(
       'internal',
-      `No config of ${spec.id} (${key.problem}) passed validation on this adapter; first rejection: ${rejected[0]?.stage}: ${rejected[0]?.reason}`,
+      `no config of ${spec.id} (${key.problem}) passed validation on this adapter (${rejected.length} rejected); ` +
+        `first: ${rejected[0]?.stage}: ${rejected[0]?.reason.slice(0, 200)}`,
     );
   }
   const entry: TuneEntry = {
@@ -179,9 +183,11 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
 }
 
 /**
- * Successive halving: time the default (which also prices one candidate), sample as many
- * others as the remaining budget affords, time all with few samples, keep the faster half
- * with twice the samples, and so on down to one. Returns whether it finished within budget.
+ * Successive halving: time the default, then a random sample of the others with few samples
+ * each, keep the faster half with twice the samples, and so on down to one. The first round
+ * (which also pays compilation and validation) is cut short once it is projected to use more
+ * than ~45% of the budget, leaving the rest for the rounds that separate the front-runners.
+ * Returns whether every config of the space was looked at within budget.
  */
 async function halving<C>(
   all: C[],
@@ -195,32 +201,35 @@ async function halving<C>(
   setPlanned: (n: number) => void,
 ): Promise<boolean> {
   let samples = 2;
-  const t = elapsed();
   await evaluate(defaultConfig, samples);
-  const perCandidate = Math.max(1, elapsed() - t);
   const rest = all.filter((c) => c !== defaultConfig);
   for (let i = rest.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
     [rest[i], rest[j]] = [rest[j]!, rest[i]!];
   }
-  // Later rounds cost about as much as the first in total (half the configs, twice the samples),
-  // and there are ~log2(m) of them: spend ~40% of what is left on the first round.
-  const m = Math.max(2, Math.min(rest.length, Math.floor((0.4 * (budgetMs - elapsed())) / perCandidate)));
-  let survivors = [defaultConfig, ...rest.slice(0, m)];
+  const start = elapsed();
+  const firstRoundEnd = start + 0.45 * (budgetMs - start);
+  let survivors = [defaultConfig];
+  for (const [i, cfg] of rest.entries()) {
+    if (overBudget()) return false;
+    await evaluate(cfg, samples);
+    survivors.push(cfg);
+    const perCandidate = (elapsed() - start) / (i + 1);
+    if (i + 1 < rest.length && elapsed() + perCandidate > firstRoundEnd) break;
+  }
+  const sawAll = survivors.length === all.length;
   setPlanned(survivors.length);
-  let first = true;
-  while (survivors.length > 1) {
+  for (;;) {
+    const alive = survivors.filter((c) => timed.has(stableJson(c)));
+    alive.sort((a, b) => median(timed.get(stableJson(a))!.samples) - median(timed.get(stableJson(b))!.samples));
+    if (alive.length <= 1) break;
+    survivors = alive.slice(0, Math.ceil(alive.length / 2));
+    if (survivors.length === 1) break;
+    samples *= 2;
     for (const cfg of survivors) {
-      if (first && cfg === defaultConfig) continue; // measured above
       if (overBudget()) return false;
       await evaluate(cfg, samples);
     }
-    first = false;
-    const alive = survivors.filter((c) => timed.has(stableJson(c)));
-    alive.sort((a, b) => median(timed.get(stableJson(a))!.samples) - median(timed.get(stableJson(b))!.samples));
-    survivors = alive.slice(0, Math.ceil(alive.length / 2));
-    samples *= 2;
-    if (alive.length <= 1) break;
   }
-  return m === rest.length;
+  return sawAll;
 }

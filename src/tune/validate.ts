@@ -53,13 +53,15 @@ export class CandidateValidator<S, C> {
     private readonly spec: KernelSpec<S, C>,
     private readonly shape: S,
     private readonly seed: number,
+    /** makeInputs(shape, seed) when the caller already has it (shared with timing) */
+    private readonly shapeInputs?: HostTensors,
   ) {
     this.validationShape = spec.validationShape?.(shape) ?? shape;
   }
 
   private prepared(shape: S): { shape: S; inputs: HostTensors; want: HostTensors } {
     const make = () => {
-      const inputs = this.spec.makeInputs(shape, this.seed);
+      const inputs = shape === this.shape && this.shapeInputs ? this.shapeInputs : this.spec.makeInputs(shape, this.seed);
       return { shape, inputs, want: this.spec.reference(inputs, shape) };
     };
     if (shape === this.validationShape) return (this.data ??= make());
@@ -90,7 +92,7 @@ export class CandidateValidator<S, C> {
       return { ok: true };
     } catch (e) {
       if (isWgllmError(e, 'device_lost')) throw e;
-      const msg = String((e as Error)?.message ?? e).split('\n').slice(0, 4).join(' ');
+      const msg = String((e as Error)?.message ?? e).split('\n').slice(0, 4).join(' ').slice(0, 400);
       return { ok: false, stage: isWgllmError(e, 'shader_compile') ? 'compile' : 'error', reason: msg };
     }
   }

@@ -5,6 +5,7 @@ import { addSpec, type AddConfig, type AddShape } from '../../src/kernels/add.js
 import { FAMILIES } from '../../src/kernels/conformance.js';
 import type { KernelSpec } from '../../src/kernels/spec.js';
 import { NodeTuneStore } from '../../src/platform/node/tune-store.js';
+import { benchTuning } from '../../src/tune/bench.js';
 import { TuneCache } from '../../src/tune/cache.js';
 import { parseTable } from '../../src/tune/entry.js';
 import { adapterStoreKey, tuneKey } from '../../src/tune/key.js';
@@ -170,5 +171,27 @@ describe('resolveKernelConfigs', () => {
     expect(ms).toBeLessThan(50);
     const file = JSON.parse(readFileSync(join(dir, `${adapterStoreKey(ctx.info)}.json`), 'utf8'));
     expect(parseTable(JSON.stringify(file)).ok).toBe(true);
+  });
+
+  it('survives a kernel none of whose configs compile: warns, keeps the default, bench reports it as failed', async () => {
+    const hopeless: KernelSpec<AddShape, AddConfig> = {
+      ...add4,
+      id: 'add-hopeless',
+      build: (s, cfg, dev) => ({ ...addSpec.build(s, cfg, dev), source: 'fn broken( {' }),
+    };
+    const warnings: string[] = [];
+    const cache = await TuneCache.open(undefined, ctx.info, quiet);
+    const report = await benchTuning(ctx, [{ spec: hopeless, shape }, { spec: add4, shape }], {
+      cache,
+      budgetMs: 20_000,
+      timing: { samples: 2 },
+      rounds: 1,
+      onWarning: (m) => warnings.push(m),
+    }).catch((e: unknown) => e);
+    expect(report).toMatchObject({ rows: [{ kernel: 'add-4' }], failed: [{ kernel: 'add-hopeless' }] });
+    const r = await resolveKernelConfigs(ctx, [{ spec: hopeless, shape }], { tune: 'auto', cache, onWarning: (m) => warnings.push(m) });
+    expect(r.get(hopeless, shape)).toEqual({ wg: 256 });
+    expect(r.list()[0]).toMatchObject({ from: 'default', note: expect.stringMatching(/no config of add-hopeless .* passed validation/) });
+    expect(warnings).toHaveLength(2); // one per tuning attempt: failures are not cached
   });
 });

@@ -191,7 +191,14 @@ export async function tuneWorkload(
   const onProgress = progressPrinter(Boolean(values.verbose));
   console.log(`tuning ${workload.length} workloads on ${ctx.info.vendor} ${ctx.info.device || ctx.info.architecture}, budget ${budgetS} s, cache ${cache.store.location}`);
   if (values.bench !== undefined) {
-    const report = await benchTuning(ctx, workload, { cache, budgetMs: budgetS * 1000, force: Boolean(values.force), timing, onProgress });
+    const report = await benchTuning(ctx, workload, {
+      cache,
+      budgetMs: budgetS * 1000,
+      force: Boolean(values.force),
+      timing,
+      onProgress,
+      onWarning: (m) => console.log(`warning: ${m}`),
+    });
     console.log(`\n${formatBenchReport(report)}`);
     await writeFile(values.bench, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`wrote ${values.bench}`);
