@@ -18,7 +18,8 @@
 // Row words: 0 slot, 1 flags, 2 seed_lo, 3 seed_hi, 4 step (tokens generated so far), 5 top_k (0 off),
 //   6 top_p f32 (>= 1 off), 7 ln_min_p f32, 8 inv_temp f32, 9 rep f32, 10 inv_rep f32, 11 presence f32,
 //   12 frequency f32, 13 bias_start, 14 bias_count, 15 num_top (top logprobs, <= 20)
-// Prelude: act_t, Params, Lane + wg_sum (reduce library, plain or subgroup), sampling-math.wgsl.
+// Prelude: act_t, Params, Lane + wg_sum (reduce library, plain or subgroup), sampling-math.wgsl,
+//   sampling-select.wgsl (reductions and `search`, which call back this file's `elem`).
 // Grid: one workgroup per row (linear id = wid.x + wid.y * nwg.x). Tunables: WG (power of two, <= 256
 //   with the default 16 KiB of workgroup memory).
 // Precision: everything in f32. Order (vLLM V1): bias -> penalties -> [greedy argmax] -> * inv_temp ->
@@ -33,13 +34,10 @@
 // Ties at a threshold are all kept (top-k, top-p); top-n logprobs break ties by lowest id.
 
 override WG: u32 = 256;
-override CAP: u32 = 2u * WG;
-const NP: u32 = 8u;
 const MAX_TOP: u32 = 20u;
 const LP_STRIDE: u32 = 21u;
 const ROW_WORDS: u32 = 16u;
 const NEG: f32 = -3.0e38;
-const NONE: u32 = 0xffffffffu;
 const F_GREEDY: u32 = 1u;
 const F_PENALTY: u32 = 2u;
 const F_COUNT: u32 = 4u;
@@ -73,11 +71,6 @@ fn load_row(r: u32) -> Row {
     row_meta[b + 13u], row_meta[b + 14u], row_meta[b + 15u]);
 }
 
-// Reduction scratch (NP values per invocation), reused for the gathered candidates (3 words each).
-var<workgroup> sh: array<u32, NP * WG>;
-var<workgroup> n_cand: atomic<u32>;
-var<workgroup> bc: Bcast;
-
 // Per-row state read by elem(); set identically by every invocation.
 var<private> g_lbase: u32;
 var<private> g_wbase: u32;
@@ -103,8 +96,6 @@ fn penalize(x: f32, c: u32, row: Row) -> f32 {
   return y - row.presence * select(0.0, 1.0, n > 0u);
 }
 
-struct Elem { key: u32, w: f32, ok: bool }
-
 fn elem(mode: u32, i: u32) -> Elem {
   if (mode >= M_TOPN) {
     let k = fkey(raw_at(i));
@@ -120,265 +111,6 @@ fn elem(mode: u32, i: u32) -> Elem {
     return Elem(k, exp(d), d >= g_ln_min_p && k >= g_tk);
   }
   return Elem(k, 1.0, d >= g_ln_min_p);
-}
-
-// Deterministic tree sum of NP values per invocation; every invocation gets the totals.
-fn sum_np(li: u32, v: ptr<function, array<f32, NP>>) {
-  for (var j = 0u; j < NP; j++) {
-    sh[j * WG + li] = bitcast<u32>((*v)[j]);
-  }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (li < s) {
-      for (var j = 0u; j < NP; j++) {
-        let a = j * WG + li;
-        sh[a] = bitcast<u32>(bitcast<f32>(sh[a]) + bitcast<f32>(sh[a + s]));
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var j = 0u; j < NP; j++) {
-    (*v)[j] = bitcast<f32>(sh[j * WG]);
-  }
-  workgroupBarrier();
-}
-
-// Argmax over the workgroup: largest value, ties to the lowest index. Returns (value bits, index).
-fn argmax_wg(li: u32, v: f32, idx: u32) -> vec2<u32> {
-  sh[li] = bitcast<u32>(v);
-  sh[WG + li] = idx;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (li < s) {
-      let va = bitcast<f32>(sh[li]);
-      let vb = bitcast<f32>(sh[li + s]);
-      let ib = sh[WG + li + s];
-      if (vb > va || (vb == va && ib < sh[WG + li])) {
-        sh[li] = sh[li + s];
-        sh[WG + li] = ib;
-      }
-    }
-    workgroupBarrier();
-  }
-  let out = vec2<u32>(sh[0], sh[WG]);
-  workgroupBarrier();
-  return out;
-}
-
-// Log-sum-exp of (max, sum of exp(x - max)) pairs. Returns (max, sum).
-fn lse_wg(li: u32, m: f32, s: f32) -> vec2<f32> {
-  sh[li] = bitcast<u32>(m);
-  sh[WG + li] = bitcast<u32>(s);
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (li < st) {
-      let m1 = bitcast<f32>(sh[li]);
-      let m2 = bitcast<f32>(sh[li + st]);
-      let mm = max(m1, m2);
-      let ss = bitcast<f32>(sh[WG + li]) * exp(m1 - mm) + bitcast<f32>(sh[WG + li + st]) * exp(m2 - mm);
-      sh[li] = bitcast<u32>(mm);
-      sh[WG + li] = bitcast<u32>(ss);
-    }
-    workgroupBarrier();
-  }
-  let out = vec2<f32>(bitcast<f32>(sh[0]), bitcast<f32>(sh[WG]));
-  workgroupBarrier();
-  return out;
-}
-
-struct Bcast {
-  lo: u32, hi: u32, w_lo: f32, w_above: f32, c_above: f32, goal: f32, n_in: f32, state: u32,
-  key: u32, w_ge: f32, w_gt: f32,
-}
-struct Found { key: u32, w_ge: f32, w_gt: f32 }
-
-const S_NARROW: u32 = 0u;
-const S_GATHER: u32 = 1u;
-const S_ALL: u32 = 2u; // even the whole set weighs less than the goal: keep everything
-
-fn unkey(k: u32) -> f32 {
-  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
-}
-
-// q[0] = lo <= q[1] <= ... <= q[NP-1] <= hi. First pass: vmax - 32, -16, ..., -0.5 (where softmax
-// mass lives). Then even splits of the bracket in value space, which follows the data; in key
-// space where the values are not moderate or collapse (progress needs one pivot above lo).
-fn pivots(first: bool, mode: u32, lo: u32, hi: u32) -> array<u32, NP> {
-  var q = array<u32, NP>();
-  q[0] = lo;
-  let span = hi - lo;
-  let vl = unkey(lo);
-  let vh = unkey(hi);
-  let by_value = mode != M_TIE && abs(vl) < 1e30 && abs(vh) < 1e30 && fkey(vl + (vh - vl) * (1.0 / f32(NP))) > lo;
-  for (var j = 1u; j < NP; j++) {
-    var p = lo + (span / NP) * j + min(j, span % NP);
-    if (mode != M_TIE && first) {
-      p = fkey(g_vmax - exp2(6.0 - f32(j)));
-    } else if (by_value) {
-      p = fkey(vl + (vh - vl) * (f32(j) / f32(NP)));
-    }
-    q[j] = clamp(p, q[j - 1u], hi);
-  }
-  return q;
-}
-
-fn cand_before(a: u32, b: u32) -> bool {
-  let ka = sh[3u * a];
-  let kb = sh[3u * b];
-  return ka > kb || (ka == kb && sh[3u * a + 1u] < sh[3u * b + 1u]);
-}
-
-fn sort_cands(li: u32) {
-  for (var k = 2u; k <= CAP; k = k << 1u) {
-    for (var j = k >> 1u; j > 0u; j = j >> 1u) {
-      for (var t = li; t < CAP; t += WG) {
-        let p = t ^ j;
-        if (p > t && cand_before(p, t) == ((t & k) == 0u)) {
-          for (var w = 0u; w < 3u; w++) {
-            let x = sh[3u * t + w];
-            sh[3u * t + w] = sh[3u * p + w];
-            sh[3u * p + w] = x;
-          }
-        }
-      }
-      workgroupBarrier();
-    }
-  }
-}
-
-// The largest key t with W(key >= t) >= goal over elem(mode) (goal = frac * total when frac > 0),
-// with W(key >= t) and W(key > t). Call from uniform control flow.
-fn search(mode: u32, count_target: f32, frac: f32, li: u32) -> Found {
-  var lo = 0u;
-  var hi = fkey(g_vmax);
-  if (mode == M_TIE) {
-    lo = NONE - (g_vocab - 1u);
-    hi = NONE;
-  }
-  var goal = count_target;
-  var w_above = 0.0; // W(key > hi)
-  var c_above = 0.0;
-  var first = true;
-  var d: Bcast;
-  loop {
-    let q = pivots(first, mode, lo, hi);
-    // Explicit zero constructors: a bare `var` in a loop body was seen keeping the previous pass's totals.
-    var w = array<f32, NP>();
-    var c = array<f32, NP>();
-    for (var i = li; i < g_vocab; i += WG) {
-      let e = elem(mode, i);
-      if (e.ok && e.key >= lo) {
-        for (var j = 0u; j < NP; j++) {
-          if (e.key >= q[j]) {
-            w[j] += e.w;
-            c[j] += 1.0;
-          }
-        }
-      }
-    }
-    sum_np(li, &w);
-    sum_np(li, &c);
-    if (li == 0u) {
-      var t = goal;
-      if (first && frac > 0.0) {
-        t = frac * w[0];
-      }
-      var a = 0u;
-      for (var j = 1u; j < NP; j++) {
-        if (w[j] >= t) {
-          a = j;
-        }
-      }
-      var nb = NP; // the next distinct pivot above q[a] closes the bracket
-      for (var j = NP - 1u; j > a; j = j - 1u) {
-        if (q[j] > q[a]) {
-          nb = j;
-        }
-      }
-      var b = Bcast(q[a], hi, w[a], w_above, c_above, t, 0.0, S_NARROW, 0u, 0.0, 0.0);
-      if (nb < NP) {
-        b.hi = q[nb] - 1u;
-        b.w_above = w[nb];
-        b.c_above = c[nb];
-      }
-      b.n_in = c[a] - b.c_above;
-      if (w[0] < t) {
-        b = Bcast(lo, hi, w[0], 0.0, 0.0, t, 0.0, S_ALL, lo, w[0], 0.0);
-      } else if (b.n_in <= f32(CAP) || b.lo == b.hi) {
-        b.state = S_GATHER;
-      }
-      bc = b;
-    }
-    d = workgroupUniformLoad(&bc);
-    lo = d.lo;
-    hi = d.hi;
-    w_above = d.w_above;
-    c_above = d.c_above;
-    goal = d.goal;
-    first = false;
-    if (d.state != S_NARROW) {
-      break;
-    }
-  }
-  if (d.state == S_ALL || d.n_in > f32(CAP)) {
-    // Keep all; or one key holds more than CAP tied elements: that key is the answer.
-    return Found(lo, d.w_lo, w_above);
-  }
-  if (li == 0u) {
-    atomicStore(&n_cand, 0u);
-  }
-  workgroupBarrier();
-  for (var i = li; i < g_vocab; i += WG) {
-    let e = elem(mode, i);
-    if (e.ok && e.key >= lo && e.key <= hi) {
-      let s = atomicAdd(&n_cand, 1u);
-      if (s < CAP) {
-        sh[3u * s] = e.key;
-        sh[3u * s + 1u] = i;
-        sh[3u * s + 2u] = bitcast<u32>(e.w);
-      }
-    }
-  }
-  workgroupBarrier();
-  let n = min(atomicLoad(&n_cand), CAP);
-  for (var s = li; s < CAP; s += WG) {
-    if (s >= n) {
-      sh[3u * s] = 0u;
-      sh[3u * s + 1u] = NONE;
-      sh[3u * s + 2u] = 0u;
-    }
-  }
-  workgroupBarrier();
-  sort_cands(li);
-  if (li == 0u) {
-    // Walk down the sorted bracket by groups of equal keys (sorted by id: a fixed order of adds).
-    var acc = w_above;
-    var s = 0u;
-    bc.key = lo;
-    bc.w_gt = w_above;
-    loop {
-      if (s >= n) {
-        break;
-      }
-      let key = sh[3u * s];
-      let before = acc;
-      loop {
-        if (s >= n || sh[3u * s] != key) {
-          break;
-        }
-        acc += bitcast<f32>(sh[3u * s + 2u]);
-        s++;
-      }
-      bc.key = key;
-      bc.w_gt = before;
-      if (acc >= goal) {
-        break;
-      }
-    }
-    bc.w_ge = acc;
-  }
-  let r = workgroupUniformLoad(&bc);
-  return Found(r.key, r.w_ge, r.w_gt);
 }
 
 @compute @workgroup_size(WG)
@@ -449,52 +181,92 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   let best = argmax_wg(li, pm, pi);
   var tok = best.y;
+  let random = (row.flags & F_GREEDY) == 0u;
+  g_inv_temp = row.inv_temp;
+  g_vmax = bitcast<f32>(best.x) * row.inv_temp;
+  g_ln_min_p = row.ln_min_p;
+  g_tk = 0u;
 
-  if ((row.flags & F_GREEDY) == 0u) {
-    g_inv_temp = row.inv_temp;
-    g_vmax = bitcast<f32>(best.x) * row.inv_temp;
-    g_ln_min_p = row.ln_min_p;
-    g_tk = 0u;
-    var thr = 0u;
-    if (row.top_k > 0u) {
-      thr = search(M_TOPK, f32(row.top_k), 0.0, li).key;
-      g_tk = thr;
+  // Stages 0-1: top-k and top-p thresholds, then the draw; stages 2-3: top-n logprobs and their
+  // ties. One call site of `search` for all four: every inlined copy costs compile time.
+  var thr = 0u;
+  var tn = NONE;
+  var tie_thr = 0u;
+  var tie_goal = 0.0;
+  var lse = 0.0;
+  for (var st = 0u; st < 4u; st++) {
+    if (st == 2u) {
+      if (random) {
+        // Gumbel-max: argmax of v - ln(E) over the kept set is a draw from softmax(kept v).
+        var br = NEG;
+        var bi = NONE;
+        for (var i = li; i < V; i += WG) {
+          let v = work[g_wbase + i] * g_inv_temp;
+          if (v - g_vmax >= g_ln_min_p && fkey(v) >= thr) {
+            let rr = v - ln_exponential(row.seed_lo, row.seed_hi, row.step, i);
+            if (rr > br || bi == NONE) {
+              br = rr;
+              bi = i;
+            }
+          }
+        }
+        tok = argmax_wg(li, br, bi).y;
+      }
+      if (!want_lp) {
+        break;
+      }
+      let ls = lse_wg(li, rm, rs);
+      lse = ls.x + ln_acc(ls.y);
+      g_vmax = ls.x; // top-n searches the raw logits
     }
-    if (row.top_p < 1.0) {
-      thr = max(thr, search(M_TOPP, 0.0, row.top_p, li).key);
+    var on = false;
+    var goal = 0.0;
+    var frac = 0.0;
+    switch st {
+      case 0u: {
+        on = random && row.top_k > 0u;
+        goal = f32(row.top_k);
+      }
+      case 1u: {
+        on = random && row.top_p < 1.0;
+        frac = row.top_p;
+      }
+      case 2u: {
+        on = row.num_top > 0u;
+        goal = f32(row.num_top);
+      }
+      default: {
+        on = tie_goal > 0.0;
+        goal = tie_goal;
+      }
     }
-    // Gumbel-max: argmax of v - ln(E) over the kept set is a draw from softmax(kept v).
-    var br = NEG;
-    var bi = NONE;
-    for (var i = li; i < V; i += WG) {
-      let v = work[g_wbase + i] * g_inv_temp;
-      if (v - g_vmax >= g_ln_min_p && fkey(v) >= thr) {
-        let rr = v - ln_exponential(row.seed_lo, row.seed_hi, row.step, i);
-        if (rr > br || bi == NONE) {
-          br = rr;
-          bi = i;
+    if (on) {
+      let f = search(st, goal, frac, li); // stage number == search mode
+      switch st {
+        case 0u: {
+          thr = f.key;
+          g_tk = thr;
+        }
+        case 1u: {
+          thr = max(thr, f.key);
+        }
+        case 2u: {
+          tn = f.key;
+          if (f.w_ge > goal) {
+            // More tokens tie at the n-th value than fit: take the lowest ids among them.
+            g_tie = f.key;
+            tie_goal = goal - f.w_gt;
+          }
+        }
+        default: {
+          tie_thr = f.key;
         }
       }
     }
-    tok = argmax_wg(li, br, bi).y;
   }
 
   if (want_lp) {
-    let st = lse_wg(li, rm, rs);
-    let lse = st.x + ln_acc(st.y);
     let xt = raw_at(tok);
-    var tn = NONE;
-    var tie_thr = 0u;
-    if (row.num_top > 0u) {
-      g_vmax = st.x;
-      let f = search(M_TOPN, f32(row.num_top), 0.0, li);
-      tn = f.key;
-      if (f.w_ge > f32(row.num_top)) {
-        // More tokens tie at the n-th value than fit: take the lowest ids among them.
-        g_tie = f.key;
-        tie_thr = search(M_TIE, f32(row.num_top) - f.w_gt, 0.0, li).key;
-      }
-    }
     if (li == 0u) {
       atomicStore(&n_cand, 0u);
     }

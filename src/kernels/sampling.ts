@@ -4,8 +4,9 @@ import { grid1d } from '../gpu/grid.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/sampling.wgsl?raw';
 import mathLib from '../../shaders/sampling-math.wgsl?raw';
+import selectLib from '../../shaders/sampling-select.wgsl?raw';
 import { actSupport, bucket, workgroupSizes } from './common.js';
-import { makeSamplingProblem } from './sampling-cases.js';
+import { makeSamplingProblem, type SamplingProblem } from './sampling-cases.js';
 import { LP_STRIDE, metaWords, packRows, ROW_WORDS, unpackRow } from './sampling-layout.js';
 import type { BindingDecl, HostTensors, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -38,7 +39,7 @@ const SHARED_WORDS_PER_INVOCATION = 9;
 
 export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
   id: 'sampling',
-  sources: [source, mathLib],
+  sources: [source, mathLib, selectLib],
   uniforms: UNIFORMS,
 
   bindings(): BindingDecl[] {
@@ -82,7 +83,7 @@ export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
 
   build(shape, cfg) {
     return {
-      source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS, reduce: cfg.reduce, libs: [mathLib] }),
+      source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS, reduce: cfg.reduce, libs: [mathLib, selectLib] }),
       entryPoint: 'main',
       constants: { WG: cfg.wg },
     };
@@ -100,30 +101,8 @@ export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
   outputs: () => ['tokenIds', 'lastToken', 'lpValues', 'lpIds', 'counts'],
 
   makeInputs(shape, seed): HostTensors {
-    const { act, numRows, vocabSize: V, maxNumSeqs, maxBias } = shape;
-    const prob = makeSamplingProblem({ act, numRows, vocabSize: V, maxNumSeqs, seed });
-    const meta = new Uint32Array(metaWords(maxNumSeqs, maxBias));
-    const biasOffset = maxNumSeqs * ROW_WORDS;
-    const rows = prob.rows;
-    // Drop bias lists that would not fit the capacity of this shape (tiny maxBias in some cases).
-    let used = 0;
-    for (const row of rows) {
-      const n = row.params.logitBias.tokens.length;
-      if (used + n > maxBias) row.params.logitBias = { tokens: new Uint32Array(0), biases: new Float32Array(0) };
-      else used += n;
-    }
-    packRows(rows, meta, new Float32Array(meta.buffer), biasOffset, maxBias);
-    const lastToken = new Uint32Array(maxNumSeqs).fill(0xdeadbeef);
-    return {
-      logits: { dtype: act, shape: [numRows, V], data: prob.logits },
-      meta: { dtype: 'u32', shape: [meta.length], data: meta },
-      counts: { dtype: 'u32', shape: [maxNumSeqs, V], data: prob.counts },
-      work: { dtype: 'f32', shape: [numRows, V], data: new Float32Array(Math.max(1, numRows * V)) },
-      tokenIds: { dtype: 'u32', shape: [numRows], data: new Uint32Array(Math.max(1, numRows)) },
-      lastToken: { dtype: 'u32', shape: [maxNumSeqs], data: lastToken },
-      lpValues: { dtype: 'f32', shape: [numRows, LP_STRIDE], data: new Float32Array(Math.max(1, numRows * LP_STRIDE)) },
-      lpIds: { dtype: 'u32', shape: [numRows, LP_STRIDE], data: new Uint32Array(Math.max(1, numRows * LP_STRIDE)) },
-    };
+    const { act, numRows, vocabSize, maxNumSeqs } = shape;
+    return samplingInputs(makeSamplingProblem({ act, numRows, vocabSize, maxNumSeqs, seed }), shape);
   },
 
   reference(inputs, shape): HostTensors {
@@ -170,3 +149,26 @@ export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
   // log-sum-exp over up to 152k terms against an f64 one (see core/reference/sampling.ts).
   tolerance: () => ({ atol: 1e-4, rtol: 0 }),
 };
+
+/** Host tensors of a sampling problem for this shape (bias lists beyond maxBias are dropped). */
+export function samplingInputs(prob: SamplingProblem, shape: SamplingShape): HostTensors {
+  const { act, numRows, vocabSize: V, maxNumSeqs, maxBias } = shape;
+  const meta = new Uint32Array(metaWords(maxNumSeqs, maxBias));
+  let used = 0;
+  for (const row of prob.rows) {
+    const n = row.params.logitBias.tokens.length;
+    if (used + n > maxBias) row.params.logitBias = { tokens: new Uint32Array(0), biases: new Float32Array(0) };
+    else used += n;
+  }
+  packRows(prob.rows, meta, new Float32Array(meta.buffer), maxNumSeqs * ROW_WORDS, maxBias);
+  return {
+    logits: { dtype: act, shape: [numRows, V], data: prob.logits },
+    meta: { dtype: 'u32', shape: [meta.length], data: meta },
+    counts: { dtype: 'u32', shape: [maxNumSeqs, V], data: prob.counts },
+    work: { dtype: 'f32', shape: [numRows, V], data: new Float32Array(Math.max(1, numRows * V)) },
+    tokenIds: { dtype: 'u32', shape: [numRows], data: new Uint32Array(Math.max(1, numRows)) },
+    lastToken: { dtype: 'u32', shape: [maxNumSeqs], data: new Uint32Array(maxNumSeqs).fill(0xdeadbeef) },
+    lpValues: { dtype: 'f32', shape: [numRows, LP_STRIDE], data: new Float32Array(Math.max(1, numRows * LP_STRIDE)) },
+    lpIds: { dtype: 'u32', shape: [numRows, LP_STRIDE], data: new Uint32Array(Math.max(1, numRows * LP_STRIDE)) },
+  };
+}
