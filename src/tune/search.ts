@@ -6,7 +6,7 @@ import type { RejectedCandidate, TimedCandidate, TuneEntry } from './entry.js';
 import { stableJson } from './hash.js';
 import { tuneKey } from './key.js';
 import { KernelBench, median, type TimingOptions } from './measure.js';
-import { CandidateValidator } from './validate.js';
+import { CandidateValidator, withErrorScopes } from './validate.js';
 
 export interface TuneOptions {
   /** wall-clock budget for this kernel, validation and compilation included (default 10 s) */
@@ -103,7 +103,9 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
       validated.add(k);
     }
     try {
-      const m = await bench.measure(cfg, samples, t0 + budgetMs);
+      // The timed shape may be larger than the validated one: a launch invalid only there
+      // (grid over the limits) must not be timed as an empty, very fast pass.
+      const m = await withErrorScopes(ctx.device, () => bench.measure(cfg, samples, t0 + budgetMs));
       const t = timed.get(k) ?? { config: cfg, samples: [], iterations: m.iterations };
       t.samples.push(...m.samples);
       timed.set(k, t);
@@ -112,10 +114,10 @@ export async function tuneKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, 
       return true;
     } catch (e) {
       if ((e as { code?: string }).code === 'device_lost') throw e;
-      rejected.push({ config: cfg, stage: 'error', reason: String((e as Error)?.message ?? e).split('\n')[0]! });
+      rejected.push({ config: cfg, stage: 'error', reason: String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 400) });
       timed.delete(k);
       done++;
-      ev(cfg, { rejected: `error: ${String((e as Error)?.message ?? e)}` });
+      ev(cfg, { rejected: `error: ${rejected[rejected.length - 1]!.reason}` });
       return false;
     }
   };

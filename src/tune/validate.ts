@@ -10,10 +10,11 @@ export type Verdict = { ok: true } | { ok: false; stage: RejectStage; reason: st
 
 /**
  * Runs fn inside validation and out-of-memory error scopes: WebGPU reports many failures (an
- * invalid shader module, a bind group that does not match) through scopes rather than by
- * throwing, and a candidate that raises one must be rejected, not timed.
+ * invalid shader module, a bind group that does not match, a grid over the limits) through
+ * scopes rather than by throwing, and a candidate that raises one must be rejected: its work
+ * never ran, so its time would be a lie.
  */
-async function withErrorScopes<T>(device: GPUDevice, fn: () => Promise<T>): Promise<T> {
+export async function withErrorScopes<T>(device: GPUDevice, fn: () => Promise<T>): Promise<T> {
   device.pushErrorScope('validation');
   device.pushErrorScope('out-of-memory');
   let result: T | undefined;

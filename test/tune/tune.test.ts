@@ -102,6 +102,21 @@ describe('tuneKernel', () => {
     expect(e.rejected).toEqual([]);
     expect(e.shape).toEqual({ act: 'f32', n: 40_000 }); // timed on the real one
   });
+
+  it('rejects a config whose launch is invalid only on the timed shape, instead of timing an empty pass', async () => {
+    const spec: KernelSpec<AddShape, AddConfig> = {
+      ...add4,
+      id: 'add-bad-grid',
+      validationShape: (s) => ({ ...s, n: 100 }),
+      dispatch(s, cfg, dev) {
+        const d = addSpec.dispatch(s, cfg, dev);
+        return cfg.wg === 64 && s.n > 1000 ? { ...d, grid: [dev.limits.maxComputeWorkgroupsPerDimension + 1, 1, 1] } : d;
+      },
+    };
+    const e = await tuneKernel(ctx, spec, { act: 'f32', n: 5000 }, { budgetMs: 20_000, ...search });
+    expect(e.rejected).toMatchObject([{ config: { wg: 64 }, stage: 'error', reason: expect.stringMatching(/validation/i) }]);
+    expect(e.candidates.map((c) => (c.config as AddConfig).wg)).not.toContain(64);
+  });
 });
 
 describe('resolveKernelConfigs', () => {
