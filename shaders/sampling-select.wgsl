@@ -131,10 +131,11 @@ fn cand_before(a: u32, b: u32) -> bool {
   return ka > kb || (ka == kb && sh[3u * a + 1u] < sh[3u * b + 1u]);
 }
 
-fn sort_cands(li: u32) {
-  for (var k = 2u; k <= CAP; k = k << 1u) {
+// Bitonic sort of the first m (a power of two, uniform) candidates.
+fn sort_cands(li: u32, m: u32) {
+  for (var k = 2u; k <= m; k = k << 1u) {
     for (var j = k >> 1u; j > 0u; j = j >> 1u) {
-      for (var t = li; t < CAP; t += WG) {
+      for (var t = li; t < m; t += WG) {
         let p = t ^ j;
         if (p > t && cand_before(p, t) == ((t & k) == 0u)) {
           for (var w = 0u; w < 3u; w++) {
@@ -244,7 +245,9 @@ fn search(mode: u32, count_target: f32, frac: f32, li: u32) -> Found {
   }
   workgroupBarrier();
   let n = min(atomicLoad(&n_cand), CAP);
-  for (var s = li; s < CAP; s += WG) {
+  // Sort only the next power of two above the bracket's count (d.n_in == n; d.n_in is uniform).
+  let m = 1u << (32u - countLeadingZeros(max(u32(d.n_in), 2u) - 1u));
+  for (var s = li; s < m; s += WG) {
     if (s >= n) {
       sh[3u * s] = 0u;
       sh[3u * s + 1u] = NONE;
@@ -252,7 +255,7 @@ fn search(mode: u32, count_target: f32, frac: f32, li: u32) -> Found {
     }
   }
   workgroupBarrier();
-  sort_cands(li);
+  sort_cands(li, m);
   if (li == 0u) {
     // Walk down the sorted bracket by groups of equal keys (sorted by id: a fixed order of adds).
     var acc = w_above;

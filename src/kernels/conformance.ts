@@ -6,6 +6,7 @@ import { addSpec } from './add.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
 import { runKernel } from './harness.js';
 import { MATMUL_FAMILIES } from './matmul-conformance.js';
+import { SAMPLING_FAMILIES } from './sampling-conformance.js';
 import { compareTensors } from './host-tensors.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
 import { ropeSpec, type RopeShape } from './rope.js';
@@ -171,6 +172,7 @@ export const FAMILIES: Family[] = [
     small: (act) => embed(act, 'f16', 3, 65, 9),
   },
   ...MATMUL_FAMILIES,
+  ...SAMPLING_FAMILIES,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {

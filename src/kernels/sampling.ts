@@ -77,8 +77,10 @@ export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
   },
 
   defaultConfig(shape, dev) {
+    // At least 16 elements per invocation: barriers cost more than they save on small vocabularies.
     const sizes = samplingSpec.space(shape, dev).map((c) => c.wg);
-    return { wg: sizes.includes(256) ? 256 : Math.max(64, ...sizes), reduce: 'plain' };
+    const want = Math.min(256, Math.max(64, bucket(Math.ceil(shape.vocabSize / 16))));
+    return { wg: sizes.includes(want) ? want : Math.max(64, ...sizes.filter((s) => s <= want)), reduce: 'plain' };
   },
 
   build(shape, cfg) {
