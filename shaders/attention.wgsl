@@ -53,9 +53,9 @@ override BLOCK_SIZE: u32 = 16;
 
 override DV: u32 = D / 4u;
 override R: u32 = TQ * G;
-override NRS: u32 = WG / TK;                // score row sets (threads per key column = NRS)
+override NRS: u32 = min(WG / TK, R);        // score row sets (threads per key column); more would only pad
 override SR: u32 = (R + NRS - 1u) / NRS;    // score rows per thread
-override NRO: u32 = WG / DV;                // output row sets
+override NRO: u32 = min(WG / DV, R);        // output row sets
 override OR: u32 = (R + NRO - 1u) / NRO;    // output rows per thread
 override RPAD: u32 = max(SR * NRS, OR * NRO); // rows incl. padding (padding rows are all masked)
 override QS_N: u32 = RPAD * DV;
@@ -121,6 +121,64 @@ fn find_tile(wid: vec3u, lid: u32) -> Tile {
   return Tile(t.x, t.y, t.z, t.w, wid.y);
 }
 
+// Logits of key column sk for rows srs + j * NRS, in log2 units, or MASKED.
+fn score_tile(tl: Tile, t0: u32, kHi: u32, sk: u32, srs: u32) {
+  var sacc: array<f32, MAX_ROWS>;
+  for (var j = 0u; j < SR; j++) { sacc[j] = 0.0; }
+  for (var dv = 0u; dv < DV; dv++) {
+    let kx = ks[sk * (DV + 1u) + dv];
+    for (var j = 0u; j < SR; j++) {
+      sacc[j] += dot(qs[(srs + j * NRS) * DV + dv], kx);
+    }
+  }
+  let kp = t0 + sk;
+  for (var j = 0u; j < SR; j++) {
+    let r = srs + j * NRS;
+    let qi = r / G;
+    let qpos = tl.pos0 + qi;
+    var s = sacc[j];
+    if (params.softcap > 0.0) {
+      s = params.softcap * tanh(clamp(s / params.softcap, -15.0, 15.0));
+    }
+    let valid = r < R && qi < tl.nq && kp < kHi && kp <= qpos && (params.window == 0u || kp + params.window > qpos);
+    ss[r * TK + sk] = select(MASKED, s * LOG2E, valid);
+  }
+}
+
+// Row max over the tile, new running max, probabilities of column sk, and (column 0) the rescale
+// of the rows' running sums. Each score thread redoes its rows' max: cheaper than another
+// barrier round.
+fn softmax_tile(nk: u32, sk: u32, srs: u32) {
+  for (var j = 0u; j < SR; j++) {
+    let r = srs + j * NRS;
+    var mt = MASKED;
+    for (var kk = 0u; kk < nk; kk++) { mt = max(mt, ss[r * TK + kk]); }
+    let mOld = mrow[j];
+    let mNew = max(mOld, mt);
+    let s = ss[r * TK + sk];
+    ps[r * TK + sk] = select(0.0, exp2(s - mNew), s > VALID_MIN);
+    if (sk == 0u) { alphas[r] = select(0.0, exp2(mOld - mNew), mOld > VALID_MIN); }
+    mrow[j] = mNew;
+  }
+}
+
+// O = O * alpha + P V for dims odv of rows ors + j * NRO; the row sums l ride along.
+fn accumulate_tile(nk: u32, odv: u32, ors: u32) {
+  for (var j = 0u; j < OR; j++) {
+    let a = alphas[ors + j * NRO];
+    acc[j] *= a;
+    lsum[j] *= a;
+  }
+  for (var kk = 0u; kk < nk; kk++) {
+    let vx = vs[kk * DV + odv];
+    for (var j = 0u; j < OR; j++) {
+      let p = ps[(ors + j * NRO) * TK + kk];
+      acc[j] += p * vx;
+      lsum[j] += p;
+    }
+  }
+}
+
 // Runs the online softmax over keys [kLo, kHi) for the tile's rows into acc / lsum / mrow.
 fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
   for (var i = lid; i < QS_N; i += WG) {
@@ -144,8 +202,7 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
   let ors = lid / DV;
   let btRow = tl.seq * params.maxBlocksPerSeq;
   for (var t0 = kLo; t0 < kHi; t0 += TK) {
-    // Keys of this tile that exist (the loops over them run to nk: a runtime bound, so they
-    // skip the masked tail and are not unrolled TK times, which costs SwiftShader seconds).
+    // Keys of this tile that exist: the max and P V loops stop there (the last tile's tail).
     let nk = min(TK, kHi - t0);
     for (var i = lid; i < TK * DV; i += WG) {
       let kk = i / DV;
@@ -164,60 +221,12 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
     }
     workgroupBarrier();
 
-    // Scores for key column sk.
-    var sacc: array<f32, MAX_ROWS>;
-    for (var j = 0u; j < SR; j++) { sacc[j] = 0.0; }
-    for (var dv = 0u; dv < DV; dv++) {
-      let kx = ks[sk * (DV + 1u) + dv];
-      for (var j = 0u; j < SR; j++) {
-        sacc[j] += dot(qs[(srs + j * NRS) * DV + dv], kx);
-      }
-    }
-    let kp = t0 + sk;
-    for (var j = 0u; j < SR; j++) {
-      let r = srs + j * NRS;
-      let qi = r / G;
-      let qpos = tl.pos0 + qi;
-      var s = sacc[j];
-      if (params.softcap > 0.0) {
-        s = params.softcap * tanh(clamp(s / params.softcap, -15.0, 15.0));
-      }
-      let valid = r < R && qi < tl.nq && kp < kHi && kp <= qpos && (params.window == 0u || kp + params.window > qpos);
-      ss[r * TK + sk] = select(MASKED, s * LOG2E, valid);
-    }
+    // Threads past NRS score row sets (or NRO output row sets) idle until the next barrier.
+    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }
     workgroupBarrier();
-
-    // Row max over the tile, new running max, probabilities (each score thread redoes the max of
-    // its rows: cheaper than another barrier round).
-    for (var j = 0u; j < SR; j++) {
-      let r = srs + j * NRS;
-      var mt = MASKED;
-      for (var kk = 0u; kk < nk; kk++) { mt = max(mt, ss[r * TK + kk]); }
-      let mOld = mrow[j];
-      let mNew = max(mOld, mt);
-      let s = ss[r * TK + sk];
-      ps[r * TK + sk] = select(0.0, exp2(s - mNew), s > VALID_MIN);
-      if (sk == 0u) { alphas[r] = select(0.0, exp2(mOld - mNew), mOld > VALID_MIN); }
-      mrow[j] = mNew;
-    }
+    if (srs < NRS) { softmax_tile(nk, sk, srs); }
     workgroupBarrier();
-
-    // O = O * alpha + P V.
-    if (ors < NRO) {
-      for (var j = 0u; j < OR; j++) {
-        let a = alphas[ors + j * NRO];
-        acc[j] *= a;
-        lsum[j] *= a;
-      }
-      for (var kk = 0u; kk < nk; kk++) {
-        let vx = vs[kk * DV + odv];
-        for (var j = 0u; j < OR; j++) {
-          let p = ps[(ors + j * NRO) * TK + kk];
-          acc[j] += p * vx;
-          lsum[j] += p;
-        }
-      }
-    }
+    if (ors < NRO) { accumulate_tile(nk, odv, ors); }
     workgroupBarrier();
   }
 }
@@ -262,7 +271,7 @@ fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   let rowBase = wid.z * params.numTokens * numHeads; // first (token, head) row of this split
   let sk = lid % TK;
   let srs = lid / TK;
-  if (sk == 0u) {
+  if (sk == 0u && srs < NRS) {
     for (var j = 0u; j < SR; j++) {
       let r = srs + j * NRS;
       let qi = r / G;

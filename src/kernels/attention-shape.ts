@@ -81,9 +81,9 @@ export function attentionLayout(d: Pick<AttentionDims, 'numHeads' | 'numKvHeads'
   const G = d.numHeads / d.numKvHeads;
   const DV = d.headDim / 4;
   const R = c.tq * G;
-  const NRS = Math.floor(c.wg / c.tk);
+  const NRS = Math.min(Math.floor(c.wg / c.tk), R);
   const SR = Math.ceil(R / Math.max(1, NRS));
-  const NRO = Math.floor(c.wg / DV);
+  const NRO = Math.min(Math.floor(c.wg / DV), R);
   const OR = Math.ceil(R / Math.max(1, NRO));
   const RPAD = Math.max(SR * NRS, OR * NRO);
   const vec4s = RPAD * DV + c.tk * (DV + 1) + c.tk * DV;

@@ -3,6 +3,7 @@ import { Rng } from '../core/random.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { addSpec } from './add.js';
+import { ATTENTION_FAMILIES } from './attention-conformance.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
 import { runKernel } from './harness.js';
 import { MATMUL_FAMILIES } from './matmul-conformance.js';
@@ -173,6 +174,7 @@ export const FAMILIES: Family[] = [
   },
   ...MATMUL_FAMILIES,
   ...SAMPLING_FAMILIES,
+  ...ATTENTION_FAMILIES,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {

@@ -1,0 +1,125 @@
+import type { ActDType } from '../core/dtype.js';
+import type { Rng } from '../core/random.js';
+import { pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
+import { attentionReduceSpec, type AttentionReduceShape } from './attention-reduce.js';
+import { randomSeqs, type BatchSeq, type KvDType, type PagedAttentionShape, type PagedAttentionSplitShape } from './attention-shape.js';
+import { kvWriteSpec, type KvWriteShape } from './kv-write.js';
+import type { AnyKernelSpec } from './spec.js';
+
+/**
+ * The paged-attention families of the conformance suite (spread into FAMILIES in conformance.ts):
+ * KV write, attention over mixed batches (decodes, chunked prefills over a cached prefix, new
+ * prompts; shuffled block tables), the split-KV partials and their reduce. A representative set:
+ * GQA 1/2/4/8, head sizes 16/64/80/128/256, block sizes 8/16/32, both KV dtypes, soft cap,
+ * sliding window, fused qkv, one 2k-token context. The fuller randomized batches are in
+ * test/kernels/attention.test.ts and test/attention/.
+ * Few large static shapes: each is a pipeline, and SwiftShader (with Dawn's default toggles)
+ * compiles a pipeline in time proportional to its workgroup memory (~4 ms per 16 bytes, so ~10 s
+ * for a headDim-128 tile); random shapes and the config sweep use small heads.
+ */
+interface AttentionFamily {
+  spec: AnyKernelSpec;
+  fixed: (act: ActDType) => { label: string; shape: unknown }[];
+  random: (act: ActDType, rng: Rng) => unknown;
+  small: (act: ActDType) => unknown;
+}
+
+interface Dims {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  blockSize: number;
+  kv: KvDType;
+}
+const GQA4_D128: Dims = { numHeads: 8, numKvHeads: 2, headDim: 128, blockSize: 16, kv: 'f32' };
+const MHA_D64_F16KV: Dims = { numHeads: 4, numKvHeads: 4, headDim: 64, blockSize: 16, kv: 'f16' };
+const GQA8_D80_BS8: Dims = { numHeads: 8, numKvHeads: 1, headDim: 80, blockSize: 8, kv: 'f32' };
+const GQA2_D256_BS32: Dims = { numHeads: 4, numKvHeads: 2, headDim: 256, blockSize: 32, kv: 'f16' };
+const GQA2_D16: Dims = { numHeads: 2, numKvHeads: 1, headDim: 16, blockSize: 16, kv: 'f32' };
+const GQA4_D32: Dims = { numHeads: 8, numKvHeads: 2, headDim: 32, blockSize: 16, kv: 'f16' };
+const GQA8_D16: Dims = { numHeads: 8, numKvHeads: 1, headDim: 16, blockSize: 8, kv: 'f32' };
+
+const seqs = (...s: [number, number][]): BatchSeq[] => s.map(([queryLen, seqLen]) => ({ queryLen, seqLen }));
+const attn = (act: ActDType, d: Dims, batch: BatchSeq[], extra: Partial<PagedAttentionShape> = {}): PagedAttentionShape => ({
+  act,
+  ...d,
+  seqs: batch,
+  softcap: 0,
+  slidingWindow: 0,
+  fusedQkv: false,
+  ...extra,
+});
+const split = (act: ActDType, d: Dims, batch: BatchSeq[], partitionSize: number, extra: Partial<PagedAttentionShape> = {}): PagedAttentionSplitShape => ({
+  ...attn(act, d, batch, extra),
+  partitionSize,
+});
+const describe = (d: Dims, b: BatchSeq[]) =>
+  `h${d.numHeads}/${d.numKvHeads} d${d.headDim} bs${d.blockSize} kv ${d.kv} [${b.map((s) => `${s.queryLen}/${s.seqLen}`).join(' ')}]`;
+const kvw = (act: ActDType, kv: KvDType, numTokens: number, headDim: number, blockSize: number, fusedQkv: boolean): KvWriteShape => ({
+  act,
+  kv,
+  numTokens,
+  numHeads: 8,
+  numKvHeads: 2,
+  headDim,
+  blockSize,
+  numBlocks: Math.ceil(numTokens / blockSize) + 2,
+  fusedQkv,
+});
+const red = (act: ActDType, headDim: number, numRows: number, numSplits: number): AttentionReduceShape => ({ act, headDim, numRows, numSplits });
+
+function randomExtra(rng: Rng): Partial<PagedAttentionShape> {
+  return { softcap: rng.next() < 0.3 ? 30 : 0, slidingWindow: rng.next() < 0.3 ? rng.int(1, 100) : 0, fusedQkv: rng.next() < 0.5 };
+}
+
+export const ATTENTION_FAMILIES: AttentionFamily[] = [
+  {
+    spec: kvWriteSpec,
+    fixed: (act) => [
+      { label: 'f32 KV, fused qkv, 57 tokens d64 bs16', shape: kvw(act, 'f32', 57, 64, 16, true) },
+      { label: 'f16 KV, separate k/v, 13 tokens d80 bs8', shape: kvw(act, 'f16', 13, 80, 8, false) },
+      { label: 'f16 KV, 1 token d16 bs32', shape: kvw(act, 'f16', 1, 16, 32, true) },
+    ],
+    random: (act, rng) => kvw(act, rng.pick(['f32', 'f16'] as const), rng.int(1, 200), 4 * rng.int(1, 64), rng.pick([8, 16, 32]), rng.next() < 0.5),
+    small: (act) => kvw(act, 'f16', 20, 32, 16, true),
+  },
+  {
+    spec: pagedAttentionSpec,
+    fixed: (act) => {
+      const cases: [Dims, BatchSeq[], Partial<PagedAttentionShape>?][] = [
+        // decode, a chunk over a cached prefix, a new prompt, a 1-token sequence
+        [GQA4_D128, seqs([1, 300], [17, 90], [23, 23], [1, 1])],
+        [MHA_D64_F16KV, seqs([5, 77], [1, 45], [30, 30]), { softcap: 30, slidingWindow: 40, fusedQkv: true }],
+        [GQA8_D80_BS8, seqs([1, 9], [1, 200], [1, 64], [1, 1], [1, 130])],
+        [GQA2_D256_BS32, seqs([9, 70], [1, 129])],
+        [GQA2_D16, seqs([1, 2048])],
+      ];
+      return cases.map(([d, b, extra]) => ({ label: describe(d, b) + (extra ? ` ${JSON.stringify(extra)}` : ''), shape: attn(act, d, b, extra) }));
+    },
+    random: (act, rng) => attn(act, rng.pick([GQA4_D32, GQA2_D16]), randomSeqs(rng, { maxSeqs: 4, maxCtx: 300, maxChunk: 24 }), randomExtra(rng)),
+    small: (act) => attn(act, GQA8_D16, seqs([1, 40], [6, 20], [1, 1])),
+  },
+  {
+    spec: pagedAttentionSplitSpec,
+    fixed: (act) => [
+      { label: `${describe(GQA4_D128, seqs([1, 700], [1, 90]))} p256`, shape: split(act, GQA4_D128, seqs([1, 700], [1, 90]), 256) },
+      {
+        label: `${describe(GQA2_D16, seqs([5, 1500], [1, 2048]))} p512 window 300`,
+        shape: split(act, GQA2_D16, seqs([5, 1500], [1, 2048]), 512, { slidingWindow: 300 }),
+      },
+    ],
+    random: (act, rng) =>
+      split(act, rng.pick([GQA4_D32, GQA2_D16]), randomSeqs(rng, { maxSeqs: 3, maxCtx: 600, maxChunk: 6 }), rng.pick([64, 128, 256]), randomExtra(rng)),
+    small: (act) => split(act, GQA8_D16, seqs([1, 100], [3, 50]), 32),
+  },
+  {
+    spec: attentionReduceSpec,
+    fixed: (act) => [
+      { label: 'd16 1 row 1 split', shape: red(act, 16, 1, 1) },
+      { label: 'd128 37 rows 5 splits', shape: red(act, 128, 37, 5) },
+      { label: 'd80 13 rows 32 splits', shape: red(act, 80, 13, 32) },
+    ],
+    random: (act, rng) => red(act, 4 * rng.int(1, 64), rng.int(1, 100), rng.int(1, 40)),
+    small: (act) => red(act, 64, 9, 3),
+  },
+];
