@@ -59,9 +59,10 @@ export const samplingSpec: KernelSpec<SamplingShape, SamplingConfig> = {
   supports(shape, dev) {
     const reasons = actSupport(shape.act, dev);
     if (dev.limits.maxStorageBuffersPerShaderStage < 7) reasons.push('sampling binds 7 storage buffers');
-    const bins = shape.maxNumSeqs * shape.vocabSize * 4;
-    if (bins > dev.limits.maxStorageBufferBindingSize) {
-      reasons.push(`penalty bins need ${bins} bytes, more than maxStorageBufferBindingSize; lower maxNumSeqs`);
+    // `work` (f32) and the penalty bins (u32) are both [maxNumSeqs, vocabSize].
+    const bytes = shape.maxNumSeqs * shape.vocabSize * 4;
+    if (bytes > dev.limits.maxStorageBufferBindingSize) {
+      reasons.push(`[maxNumSeqs, vocabSize] scratch needs ${bytes} bytes, more than maxStorageBufferBindingSize; lower maxNumSeqs`);
     }
     if (shape.numRows > shape.maxNumSeqs) reasons.push('numRows > maxNumSeqs');
     if (shape.vocabSize < 1 || shape.vocabSize >= 2 ** 31) reasons.push('vocabSize out of range');
