@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     models: { type: 'string' },
+    shapes: { type: 'string' }, // only these weights, e.g. q_proj,lm_head
     formats: { type: 'string' },
     paths: { type: 'string' },
     act: { type: 'string' },
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
   const rows: Row[] = report.results as Row[];
   for (const model of models) {
     for (const [name, N, K] of MODELS[model] ?? []) {
+      if (args.shapes && !args.shapes.split(',').includes(name)) continue;
       for (const format of formats) {
         for (const act of acts) {
           const elem = act === 'f16' ? 2 : 4;

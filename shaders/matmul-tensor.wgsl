@@ -23,7 +23,8 @@
 // that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
-// Tunables: BK (override, a multiple of SK), PAD (override), SG_M, SG_N, TI, TJ, the matrix config.
+// Tunables: BK (override, a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or
+// 4), the matrix config.
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
 
@@ -46,7 +47,19 @@ var<workgroup> xt: array<f16, BM * XS>;              // [BM, XS] f16: x tile, ro
 var<workgroup> wt: array<f16, BN * XS>;              // [BN, XS] f16: W tile (= B column-major)
 var<workgroup> ct: array<f32, SG_M * SG_N * SM * SN>; // [subgroups, SM, SN] f32: epilogue staging
 
-alias Acc = array<subgroup_matrix_result<f32, SN, SM>, TI * TJ>;
+alias L = subgroup_matrix_left<f16, SK, SM>;
+alias R = subgroup_matrix_right<f16, SN, SK>;
+alias C = subgroup_matrix_result<f32, SN, SM>;
+
+// The TI x TJ result tiles of one subgroup (TI, TJ in {1, 2, 4}), as named fields: an array of
+// subgroup matrices indexed by loop counters can end up in local memory instead of registers.
+// Fields past TI x TJ are never touched (the guards below are constant).
+struct Acc {
+  c00: C, c01: C, c02: C, c03: C,
+  c10: C, c11: C, c12: C, c13: C,
+  c20: C, c21: C, c22: C, c23: C,
+  c30: C, c31: C, c32: C, c33: C,
+}
 
 fn tc_stage_tiles(wid: vec3u, lid: u32, k0: u32) {
   let n0 = wid.x * BN;
@@ -86,14 +99,45 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
     tc_stage_tiles(wid, lid, k0);
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk += SK) {
-      var a: array<subgroup_matrix_left<f16, SK, SM>, TI>;
-      for (var i = 0u; i < TI; i++) {
-        a[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, SK, SM>, row_major>(&xt, (rb + i * SM) * XS + kk, XS);
+      let b0 = subgroupMatrixLoad<R, col_major>(&wt, cb * XS + kk, XS);
+      var b1 = b0;
+      var b2 = b0;
+      var b3 = b0;
+      if (TJ > 1u) { b1 = subgroupMatrixLoad<R, col_major>(&wt, (cb + SN) * XS + kk, XS); }
+      if (TJ > 2u) {
+        b2 = subgroupMatrixLoad<R, col_major>(&wt, (cb + 2u * SN) * XS + kk, XS);
+        b3 = subgroupMatrixLoad<R, col_major>(&wt, (cb + 3u * SN) * XS + kk, XS);
       }
-      for (var j = 0u; j < TJ; j++) {
-        let b = subgroupMatrixLoad<subgroup_matrix_right<f16, SN, SK>, col_major>(&wt, (cb + j * SN) * XS + kk, XS);
-        for (var i = 0u; i < TI; i++) {
-          (*acc)[i * TJ + j] = subgroupMatrixMultiplyAccumulate(a[i], b, (*acc)[i * TJ + j]);
+      var a = subgroupMatrixLoad<L, row_major>(&xt, rb * XS + kk, XS);
+      (*acc).c00 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c00);
+      if (TJ > 1u) { (*acc).c01 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c01); }
+      if (TJ > 2u) {
+        (*acc).c02 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c02);
+        (*acc).c03 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c03);
+      }
+      if (TI > 1u) {
+        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + SM) * XS + kk, XS);
+        (*acc).c10 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c10);
+        if (TJ > 1u) { (*acc).c11 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c11); }
+        if (TJ > 2u) {
+          (*acc).c12 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c12);
+          (*acc).c13 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c13);
+        }
+      }
+      if (TI > 2u) {
+        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + 2u * SM) * XS + kk, XS);
+        (*acc).c20 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c20);
+        if (TJ > 1u) { (*acc).c21 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c21); }
+        if (TJ > 2u) {
+          (*acc).c22 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c22);
+          (*acc).c23 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c23);
+        }
+        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + 3u * SM) * XS + kk, XS);
+        (*acc).c30 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c30);
+        if (TJ > 1u) { (*acc).c31 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c31); }
+        if (TJ > 2u) {
+          (*acc).c32 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c32);
+          (*acc).c33 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c33);
         }
       }
     }
@@ -104,16 +148,35 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
 // Stores result tile t of this subgroup to its staging area ct[sg] and waits for it.
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
-  subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, (*acc)[t], SN);
+  var c = (*acc).c00;
+  switch (t) {
+    case 1u: { c = (*acc).c01; }
+    case 2u: { c = (*acc).c02; }
+    case 3u: { c = (*acc).c03; }
+    case 4u: { c = (*acc).c10; }
+    case 5u: { c = (*acc).c11; }
+    case 6u: { c = (*acc).c12; }
+    case 7u: { c = (*acc).c13; }
+    case 8u: { c = (*acc).c20; }
+    case 9u: { c = (*acc).c21; }
+    case 10u: { c = (*acc).c22; }
+    case 11u: { c = (*acc).c23; }
+    case 12u: { c = (*acc).c30; }
+    case 13u: { c = (*acc).c31; }
+    case 14u: { c = (*acc).c32; }
+    case 15u: { c = (*acc).c33; }
+    default: {}
+  }
+  subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, c, SN);
   workgroupBarrier();
 }
 
-// (y index, n, staging index) of element e of result tile t of this subgroup; y index NONE
-// when outside [M, N].
+// (y index, n, staging index) of element e of result tile t (= 4 * i + j) of this subgroup;
+// y index NONE when outside [M, N].
 fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
   let sg = lid / SG_SIZE;
-  let m = wid.y * BM + (sg / SG_N) * TI * SM + (t / TJ) * SM + e / SN;
-  let n = wid.x * BN + (sg % SG_N) * TJ * SN + (t % TJ) * SN + e % SN;
+  let m = wid.y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+  let n = wid.x * BN + (sg % SG_N) * TJ * SN + (t % 4u) * SN + e % SN;
   let inside = m < params.M && n < params.N;
   return vec3u(select(NONE, m * params.N + n, inside), n, sg * SM * SN + e);
 }
@@ -122,7 +185,8 @@ fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var acc: Acc;
   tc_accumulate(&acc, wid, lid);
-  for (var t = 0u; t < TI * TJ; t++) {
+  for (var t = 0u; t < 16u; t++) {
+    if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
     tc_stage_result(&acc, t, lid);
     for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
@@ -136,7 +200,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var acc: Acc;
   tc_accumulate(&acc, wid, lid);
-  for (var t = 0u; t < TI * TJ; t++) {
+  for (var t = 0u; t < 16u; t++) {
+    if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
     tc_stage_result(&acc, t, lid);
     for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
