@@ -20,8 +20,8 @@
 //   12 frequency f32, 13 bias_start, 14 bias_count, 15 num_top (top logprobs, <= 20)
 // Prelude: act_t, Params, Lane + wg_sum (reduce library, plain or subgroup), sampling-math.wgsl,
 //   sampling-select.wgsl (reductions and `search`, which call back this file's `elem`).
-// Grid: one workgroup per row (linear id = wid.x + wid.y * nwg.x). Tunables: WG (power of two, <= 256
-//   with the default 16 KiB of workgroup memory).
+// Grid: one workgroup per row (linear id = wid.x + wid.y * nwg.x). Tunables: WG (power of two, 64..1024;
+//   ~36 bytes of workgroup memory per invocation, so <= 256 under WebGPU's default 16 KiB).
 // Precision: everything in f32. Order (vLLM V1): bias -> penalties -> [greedy argmax] -> * inv_temp ->
 //   min-p -> top-k -> top-p -> Gumbel-max with a counter-based RNG (xxhash of seed, step, token), so a
 //   row's result depends on nothing but its own logits, parameters and penalty bins.
