@@ -6,7 +6,7 @@ import type { KernelSpec } from '../kernels/spec.js';
  * (src/tune KernelConfigs), or the kernels' own heuristics.
  */
 export interface ConfigSource {
-  get<S, C>(spec: KernelSpec<S, C>, shape: S): C;
+  get<S, C>(spec: KernelSpec<S, C>, shape: S): C | Promise<C>;
 }
 
 export function defaultConfigs(dev: DeviceInfo): ConfigSource {

@@ -50,8 +50,8 @@ export class LinearGroup {
       ...(linear.bias ? { bias: linear.bias.buffer } : {}),
       y,
     }));
-    const make = (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
-      KernelGroup.create(ctx, spec, shape, configs.get(spec, shape), members, `${label}:${spec.id}`);
+    const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
+      KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${spec.id}`);
     const gemv = await make(MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>, small);
     const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
     return new LinearGroup(gemv, big, small);

@@ -12,11 +12,12 @@ import { KernelGroup } from '../kernels/launch.js';
 import { rmsnormSpec, type RmsnormShape } from '../kernels/rmsnorm.js';
 import { ropeSpec, type RopeShape } from '../kernels/rope.js';
 import { swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
+import type { KernelSpec } from '../kernels/spec.js';
 import { f16ArrayToF32 } from '../core/dtype.js';
 import { defaultConfigs, type ConfigSource } from './config-source.js';
 import { LinearGroup } from './linear.js';
 import type { ModelFile } from './formats/types.js';
-import { uploadModelWeights, type ModelWeights } from './weights.js';
+import { uploadModelWeights, type Linear, type ModelWeights } from './weights.js';
 import type { UploadProgress } from './weight-upload.js';
 
 /**
@@ -373,10 +374,10 @@ async function buildKernels(
 ): Promise<Kernels> {
   const T = limits.maxNumTokens;
   const L = c.numLayers;
-  const group = <S, C>(spec: import('../kernels/spec.js').KernelSpec<S, C>, shape: S, members: Record<string, GPUBuffer>[], label?: string) =>
-    KernelGroup.create(ctx, spec, shape, configs.get(spec, shape), members, label) as Promise<KernelGroup<S, unknown>>;
+  const group = async <S, C>(spec: KernelSpec<S, C>, shape: S, members: Record<string, GPUBuffer>[], label?: string) =>
+    (await KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, label)) as KernelGroup<S, unknown>;
   const layers = w.layers;
-  const linear = (pick: (l: (typeof layers)[number]) => import('./weights.js').Linear, x: GPUBuffer, y: GPUBuffer, label: string, maxM = T) =>
+  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, maxM = T) =>
     LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), maxM, configs, label);
 
   const normShape = (mode: 'plain' | 'residual'): RmsnormShape => ({ act, mode, numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
@@ -389,10 +390,10 @@ async function buildKernels(
   const l0 = layers[0]!;
   const fusedQkv = 'fused' in l0.qkv;
   const qkv = fusedQkv
-    ? [await linear((l) => (l.qkv as { fused: import('./weights.js').Linear }).fused, b.normed, b.q, 'qkv')]
+    ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv')]
     : await Promise.all(
         (['q', 'k', 'v'] as const).map((n) =>
-          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', import('./weights.js').Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n),
+          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n),
         ),
       );
   let qkNorm: Kernels['qkNorm'];
@@ -411,10 +412,10 @@ async function buildKernels(
   );
   const fusedGu = 'fused' in l0.gateUp;
   const gateUp = fusedGu
-    ? [await linear((l) => (l.gateUp as { fused: import('./weights.js').Linear }).fused, b.normed, b.gate, 'gate_up')]
+    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up')]
     : [
-        await linear((l) => (l.gateUp as { gate: import('./weights.js').Linear }).gate, b.normed, b.gate, 'gate'),
-        await linear((l) => (l.gateUp as { up: import('./weights.js').Linear }).up, b.normed, b.up!, 'up'),
+        await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate'),
+        await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up'),
       ];
   const e = embedShape(act, w, c);
   return {

@@ -17,3 +17,4 @@ export {
 export { familyWorkloads, type FamilyWorkloadOptions } from './workloads.js';
 export { benchTuning, formatBenchReport, type TuneBenchReport, type TuneBenchRow, type TuneBenchOptions } from './bench.js';
 export { formatEntries, staleReason } from './format.js';
+export { tunedConfigs, type TunedConfigOptions, type TunedConfigStats } from './lazy-configs.js';
