@@ -19,3 +19,10 @@ fn w_pack(row: u32, p: u32) -> mat2x4f {
 fn w_pack_k(p: u32) -> vec2u {
   return vec2u(8u * p, 8u * p + 4u);
 }
+
+// dot(pack p of the row, x) for the GEMV with one row of x per pass: this format has no cheaper
+// form than decoding the pack. xs = (sum of xa, sum of xb) (unused here).
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let w = w_pack(row, p);
+  return dot(w[0], xa) + dot(w[1], xb);
+}

@@ -8,6 +8,9 @@
 //                              columns starting at w_pack_k(p).x and .y; the natural decoding unit
 //                              (one 4-byte load gives both runs here). The GEMV reads these.
 //   w_pack_k(p) -> vec2u
+//   w_pack_dot(row, p, xa, xb, xs) -> f32   dot(w_pack(row, p), (xa, xb)) computed the format's
+//                              cheapest way (offsets and scales applied to sums; xs = (sum xa,
+//                              sum xb)); the GEMV uses it when it reads one row of x per pass.
 //   w_quad(row, q) -> vec4f    columns 4q..4q+3 (q < ceil(K/4)); the GEMM tile loaders read these.
 // Contract: the kernel defines `const W_BINDING` and a uniform `params` with field K; K is a
 // multiple of 32 here. Needs dequant-bytes.wgsl.
@@ -35,4 +38,16 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let w = wb_u32(o + 2u + (j & 3u) * 4u);
   let nib = (vec4u(w) >> (vec4u(0u, 8u, 16u, 24u) + select(0u, 4u, j >= 4u))) & vec4u(0xfu);
   return (vec4f(nib) - 8.0) * wb_f16(o);
+}
+
+// dot(pack p of the row, x) for the GEMV with one row of x per pass, in fewer instructions than
+// w_pack: the nibbles become floats with one unpack4x8unorm per 4 (q/255), and the -8 offset
+// and the scale are applied once to the sums: d * (sum q*x - 8 * sum x).
+// xs = (sum of xa, sum of xb).
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let o = q4_0_block(row, p >> 2u);
+  let q = wb_u32(o + 2u + (p & 3u) * 4u);
+  let lo = unpack4x8unorm(q & 0x0f0f0f0fu);
+  let hi = unpack4x8unorm((q >> 4u) & 0x0f0f0f0fu);
+  return wb_f16(o) * (255.0 * (dot(lo, xa) + dot(hi, xb)) - 8.0 * (xs.x + xs.y));
 }

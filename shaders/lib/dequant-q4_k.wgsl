@@ -49,3 +49,31 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let s = q4_k_scale_min(o4, j >> 3u);
   return s.x * vec4f(select(wb_lo_nibbles(w), wb_hi_nibbles(w), hi)) - s.y;
 }
+
+// (d*scale, dmin*min) of sub-blocks 2c and 2c+1 together (their 6-bit fields sit in adjacent
+// bytes of the same words), as (d*sc0, dmin*m0, d*sc1, dmin*m1).
+fn q4_k_scale_min2(o4: u32, c: u32) -> vec4f {
+  let dm = unpack2x16float(w_data[o4]);
+  let sh = (c & 1u) * 16u;
+  let a = (vec2u(extractBits(w_data[o4 + 1u], sh, 16u)) >> vec2u(0u, 8u)) & vec2u(0xffu);
+  let b = (vec2u(extractBits(w_data[o4 + 2u], sh, 16u)) >> vec2u(0u, 8u)) & vec2u(0xffu);
+  let e = (vec2u(extractBits(w_data[o4 + 3u], sh, 16u)) >> vec2u(0u, 8u)) & vec2u(0xffu);
+  let lo = c < 2u;
+  let sc = select((e & vec2u(0xfu)) | ((a >> vec2u(6u)) << vec2u(4u)), a & vec2u(63u), lo);
+  let m = select((e >> vec2u(4u)) | ((b >> vec2u(6u)) << vec2u(4u)), b & vec2u(63u), lo);
+  return vec4f(dm.x * f32(sc.x), dm.y * f32(m.x), dm.x * f32(sc.y), dm.y * f32(m.y));
+}
+
+// dot(pack p of the row, x) for the GEMV with one row of x per pass: nibbles unpacked 4 at a
+// time (unpack4x8unorm gives q/255), scales and mins applied once per run of 4:
+// d*sc * sum q*x - dmin*m * sum x. xs = (sum of xa, sum of xb).
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let o4 = q4_k_block(row, p >> 5u);
+  let t = p & 31u;
+  let c = t >> 3u;
+  let q = w_data[o4 + 4u + 8u * c + (t & 7u)];
+  let s = q4_k_scale_min2(o4, c);
+  let lo = dot(unpack4x8unorm(q & 0x0f0f0f0fu), xa);
+  let hi = dot(unpack4x8unorm((q >> 4u) & 0x0f0f0f0fu), xb);
+  return 255.0 * (s.x * lo + s.z * hi) - s.y * xs.x - s.w * xs.y;
+}

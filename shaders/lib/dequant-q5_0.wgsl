@@ -37,3 +37,15 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let nib = (vec4u(w) >> (vec4u(0u, 8u, 16u, 24u) + select(0u, 4u, j >= 4u))) & vec4u(0xfu);
   return (vec4f(nib | q5_0_high(wb_u32(o + 2u), 4u * j)) - 16.0) * wb_f16(o);
 }
+
+// dot(pack p of the row, x) with the -16 offset and the scale applied once to the sums
+// (GEMV, MB = 1). xs = (sum of xa, sum of xb).
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let o = q5_0_block(row, p >> 2u);
+  let qh = wb_u32(o + 2u);
+  let t = (p & 3u) * 4u;
+  let q = wb_u32(o + 6u + t);
+  let lo = vec4f(wb_lo_nibbles(q) | q5_0_high(qh, t));
+  let hi = vec4f(wb_hi_nibbles(q) | q5_0_high(qh, t + 16u));
+  return wb_f16(o) * (dot(lo, xa) + dot(hi, xb) - 16.0 * (xs.x + xs.y));
+}

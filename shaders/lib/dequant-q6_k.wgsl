@@ -47,3 +47,22 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let qh = wb_u32(o + 128u + 32u * n + l);
   return q6_k_quad(o, ql, g >= 2u, qh, 2u * g, e >> 4u);
 }
+
+// dot(pack p of the row, x) with the -32 offset and the scales applied once per run of 4
+// (GEMV, MB = 1): d*sc * (sum q*x - 32 * sum x). xs = (sum of xa, sum of xb).
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let o = q6_k_block(row, p >> 5u);
+  let t = p & 31u;
+  let n = t >> 4u;
+  let tt = t & 15u;
+  let e = 128u * n + 4u * tt;
+  let ql = wb_u32(o + 64u * n + 4u * tt);
+  let qh = wb_u32(o + 128u + 32u * n + 4u * (tt & 7u));
+  let qsh = select(0u, 2u, tt >= 8u);
+  let ha = ((vec4u(qh) >> (vec4u(0u, 8u, 16u, 24u) + qsh)) & vec4u(3u)) << vec4u(4u);
+  let hb = ((vec4u(qh) >> (vec4u(4u, 12u, 20u, 28u) + qsh)) & vec4u(3u)) << vec4u(4u);
+  let d = wb_f16(o + 208u);
+  let da = d * f32(wb_i8(o + 192u + (e >> 4u)));
+  let db = d * f32(wb_i8(o + 192u + ((e + 64u) >> 4u)));
+  return da * (dot(vec4f(wb_lo_nibbles(ql) | ha), xa) - 32.0 * xs.x) + db * (dot(vec4f(wb_hi_nibbles(ql) | hb), xb) - 32.0 * xs.y);
+}

@@ -23,3 +23,11 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let o = q8_0_block(row, q >> 3u);
   return wb_bytes_i8(wb_u32(o + 2u + (q & 7u) * 4u)) * wb_f16(o);
 }
+
+// dot(pack p of the row, x) with the block scale applied once, not per weight (GEMV, MB = 1).
+// xs = (sum of xa, sum of xb), unused here.
+fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
+  let o = q8_0_block(row, p >> 2u);
+  let q = o + 2u + (p & 3u) * 8u;
+  return wb_f16(o) * (dot(wb_bytes_i8(wb_u32(q)), xa) + dot(wb_bytes_i8(wb_u32(q + 4u)), xb));
+}

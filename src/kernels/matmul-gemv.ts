@@ -27,11 +27,14 @@ export interface MatmulGemvConfig {
   rows: number;
   /** rows of x per pass over W */
   mb: number;
+  /** consecutive packs (8 weights each) per invocation per step */
+  ppt: number;
   reduce: 'plain' | 'subgroup';
 }
 
 const ROWS = [1, 2, 4];
 const MBS = [1, 2, 4, 8];
+const PPTS = [1, 2, 4];
 
 function scratchBytes(cfg: MatmulGemvConfig): number {
   return 4 * cfg.rows * cfg.mb * (cfg.reduce === 'plain' ? cfg.wg : Math.ceil(cfg.wg / 4));
@@ -55,9 +58,11 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
     for (const wg of workgroupSizes(dev, 32, 256)) {
       for (const rows of ROWS) {
         for (const mb of mbs) {
-          for (const reduce of reduces) {
-            const cfg = { wg, rows, mb, reduce };
-            if (scratchBytes(cfg) <= dev.limits.maxComputeWorkgroupStorageSize) out.push(cfg);
+          for (const ppt of PPTS) {
+            for (const reduce of reduces) {
+              const cfg = { wg, rows, mb, ppt, reduce };
+              if (scratchBytes(cfg) <= dev.limits.maxComputeWorkgroupStorageSize) out.push(cfg);
+            }
           }
         }
       }
@@ -66,13 +71,15 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
   },
 
   defaultConfig(shape: MatmulShape, dev: DeviceInfo) {
-    // About 4 packs (32 weights) per invocation per row: enough loads in flight without
-    // leaving invocations idle for short rows.
+    // Block formats read few bytes per pack: a whole 32-block (4 packs) per invocation per step
+    // keeps enough loads in flight. About 4 packs (32 weights) per invocation per row in all.
+    const ppt = shape.weight === 'f32' || shape.weight === 'f16' ? 1 : 4;
     const wg = Math.min(256, Math.max(32, bucket(Math.ceil(shape.K / 32))), dev.limits.maxComputeInvocationsPerWorkgroup);
     return {
       wg,
       rows: shape.N >= 4096 ? 2 : 1,
       mb: Math.min(4, bucket(shape.M)),
+      ppt,
       reduce: dev.features.subgroups ? 'subgroup' : 'plain',
     };
   },
@@ -84,7 +91,7 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
         uniforms: MATMUL_UNIFORMS,
         enables: cfg.reduce === 'subgroup' ? ['subgroups'] : [],
         libs: [
-          constsWgsl({ ROWS: cfg.rows, MB: cfg.mb }),
+          constsWgsl({ ROWS: cfg.rows, MB: cfg.mb, PPT: cfg.ppt }),
           xLib(shape.K),
           ...weightLibs(shape.weight, shape.K),
           cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain,
