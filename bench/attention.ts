@@ -9,7 +9,7 @@
  *
  * Options: --quick (tiny shapes, seconds on SwiftShader), --act f16|f32, --kv f16|f32,
  * --heads 32/8/128 (numHeads/numKvHeads/headDim), --batches 1,4,16,64, --contexts 512,..., --prompts
- * 512,2048,8192, --iters N, --check on|off, --tune (decode: every decode tile x split partition
+ * 512,2048,8192, --iters N, --check on|quick|off, --tune (decode: every decode tile x split partition
  * 0|256|512|1024|2048; prefill: every tile of the space), --out FILE.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   const prompts = nums(args.prompts, quick ? [64] : [512, 2048, 8192]);
   const iters = Number(args.iters ?? (quick ? 2 : 20));
   const report: Record<string, unknown> = { date: new Date().toISOString(), adapter: dev, dims: d, args, check: undefined, results: [] };
-  if (args.check !== 'off') report.check = await checkAttention(ctx, quick);
+  if (args.check !== 'off') report.check = await checkAttention(ctx, quick || args.check === 'quick');
 
   const timer = new GpuTimer(ctx);
   const rows = report.results as Row[];

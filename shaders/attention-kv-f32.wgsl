@@ -9,3 +9,15 @@ fn kv_unpack(v: kv_vec) -> vec4<f32> {
 fn kv_pack(v: vec4<f32>) -> kv_vec {
   return v;
 }
+
+// Reads (attention): one 16-byte load is a chunk of KV_CHUNK dims; kv_chunk_hi is unused here.
+alias kv_chunk = vec4<f32>;
+const KV_CHUNK: u32 = 4u;
+
+fn kv_chunk_lo(c: kv_chunk) -> vec4<f32> {
+  return c;
+}
+
+fn kv_chunk_hi(c: kv_chunk) -> vec4<f32> {
+  return c;
+}

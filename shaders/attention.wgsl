@@ -25,7 +25,8 @@
 //                   log2 units; an empty split writes (-3e38, 0)
 //   9 params        Params { numTokens, numSeqs, maxBlocksPerSeq, numKvHeads, qOffset, qStride,
 //                   scale, softcap, window, partitionSize }
-// Prelude: act_t, Params, kv_vec + kv_unpack (attention-kv-f32.wgsl | attention-kv-f16.wgsl).
+// Prelude: act_t, Params, kv_chunk + KV_CHUNK + kv_chunk_lo/hi (attention-kv-f32.wgsl |
+//   attention-kv-f16.wgsl: an f16 cache is read 8 dims per 16-byte load, so D % 8 == 0 there).
 //
 // Why this cache layout: one workgroup reads one kv head, and head-major blocks make that a
 // contiguous run of BLOCK_SIZE * D elements per block (the same bytes as token-major, fewer
@@ -36,12 +37,14 @@
 //   tile ids from floor(queryStartLoc[s] / TQ) + s, so the grid needs no per-step table; ids past
 //   a sequence's last tile exit at once. One workgroup holds the R = TQ * G rows (TQ queries x the
 //   G query heads of its kv head), so K and V are read once per group.
-// Per key tile of TK keys: stage K, V (f32) in workgroup memory -> scores S[R, TK] (a thread per
+// Per key tile of TK keys: K, V of the next tile are loaded into registers while this one
+//   computes (NL vectors per invocation); stage K, V (f32) in workgroup memory -> scores S[R, TK] (a thread per
 //   key column, SR rows each) -> row max and P = 2^(S - m) (same threads) -> O += P V (a thread
 //   per 4 output dims, OR rows each; the row sums l ride along).
 // Tunables (override): TQ (queries per tile), TK (keys per tile), WG (invocations).
 // Constants: D, G, BLOCK_SIZE (static per model); SR, OR and the array sizes are derived here and
-//   checked by src/kernels/attention.ts (SR, OR <= MAX_ROWS; workgroup memory within the limit).
+//   checked by src/kernels/attention-shape.ts (SR, OR <= MAX_ROWS, NL <= MAX_LOADS, workgroup
+//   memory within the limit).
 // Precision: q . k, softmax (in log2 units) and P V in f32; K/V converted to f32 when staged.
 
 override D: u32 = 128;
@@ -62,15 +65,18 @@ override QS_N: u32 = RPAD * DV;
 override KS_N: u32 = TK * (DV + 1u);        // +1 vector per key row: column reads avoid bank conflicts
 override VS_N: u32 = TK * DV;
 override SP_N: u32 = RPAD * TK;
+override CV: u32 = D / KV_CHUNK;            // 16-byte chunks per key row (D % KV_CHUNK == 0)
+override NL: u32 = (TK * CV + WG - 1u) / WG; // K (and V) chunks each invocation loads per tile
 
 const MAX_ROWS = 16u;
+const MAX_LOADS = 16u;
 const MASKED: f32 = -3.0e38;
 const VALID_MIN: f32 = -1.0e38;
 const LOG2E: f32 = 1.4426950408889634;
 
 @group(0) @binding(0) var<storage, read> q: array<vec4<act_t>>;
-@group(0) @binding(1) var<storage, read> kCache: array<kv_vec>;
-@group(0) @binding(2) var<storage, read> vCache: array<kv_vec>;
+@group(0) @binding(1) var<storage, read> kCache: array<kv_chunk>;
+@group(0) @binding(2) var<storage, read> vCache: array<kv_chunk>;
 @group(0) @binding(3) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(4) var<storage, read> queryStartLoc: array<u32>;
 @group(0) @binding(5) var<storage, read> seqLens: array<u32>;
@@ -91,6 +97,8 @@ var<workgroup> tile: vec4<u32>;             // (seq, first token, queries in til
 var<private> acc: array<vec4<f32>, MAX_ROWS>; // output rows ors + j * NRO
 var<private> lsum: array<f32, MAX_ROWS>;
 var<private> mrow: array<f32, MAX_ROWS>;      // score rows srs + j * NRS
+var<private> kreg: array<kv_chunk, MAX_LOADS>; // the next key tile, in flight while this one computes
+var<private> vreg: array<kv_chunk, MAX_LOADS>;
 
 struct Tile {
   seq: u32,
@@ -121,6 +129,43 @@ fn find_tile(wid: vec3u, lid: u32) -> Tile {
   return Tile(t.x, t.y, t.z, t.w, wid.y);
 }
 
+// Issues the loads of the key tile at t0 into registers; nothing waits for them until
+// stage_tile, so they stay in flight while the previous tile computes (the block-table lookup
+// and the cache read are two dependent trips to memory: serialized per tile, they dominated).
+fn load_tile(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32) {
+  for (var l = 0u; l < NL; l++) {
+    let i = lid + l * WG;
+    let p = t0 + i / CV;
+    var kx = kv_chunk();
+    var vx = kv_chunk();
+    if (i < TK * CV && p < kHi) {
+      let block = blockTables[btRow + p / BLOCK_SIZE];
+      let src = ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + i % CV;
+      kx = kCache[src];
+      vx = vCache[src];
+    }
+    kreg[l] = kx;
+    vreg[l] = vx;
+  }
+}
+
+// Registers -> workgroup memory (f32): K rows padded by one vector, V rows dense.
+fn stage_tile(lid: u32) {
+  for (var l = 0u; l < NL; l++) {
+    let i = lid + l * WG;
+    if (i < TK * CV) {
+      let kk = i / CV;
+      let dv = (i % CV) * (KV_CHUNK / 4u);
+      ks[kk * (DV + 1u) + dv] = kv_chunk_lo(kreg[l]);
+      vs[kk * DV + dv] = kv_chunk_lo(vreg[l]);
+      if (KV_CHUNK == 8u) {
+        ks[kk * (DV + 1u) + dv + 1u] = kv_chunk_hi(kreg[l]);
+        vs[kk * DV + dv + 1u] = kv_chunk_hi(vreg[l]);
+      }
+    }
+  }
+}
+
 // Logits of key column sk for rows srs + j * NRS, in log2 units, or MASKED.
 fn score_tile(tl: Tile, t0: u32, kHi: u32, sk: u32, srs: u32) {
   var sacc: array<f32, MAX_ROWS>;
@@ -147,12 +192,14 @@ fn score_tile(tl: Tile, t0: u32, kHi: u32, sk: u32, srs: u32) {
 
 // Row max over the tile, new running max, probabilities of column sk, and (column 0) the rescale
 // of the rows' running sums. Each score thread redoes its rows' max: cheaper than another
-// barrier round.
-fn softmax_tile(nk: u32, sk: u32, srs: u32) {
+// barrier round. This loop and the P V loop run over all TK columns (masked ones add nothing):
+// constant trip counts unroll, which made the kernel 1.75x faster on an H200 than stopping at
+// the last valid key.
+fn softmax_tile(sk: u32, srs: u32) {
   for (var j = 0u; j < SR; j++) {
     let r = srs + j * NRS;
     var mt = MASKED;
-    for (var kk = 0u; kk < nk; kk++) { mt = max(mt, ss[r * TK + kk]); }
+    for (var kk = 0u; kk < TK; kk++) { mt = max(mt, ss[r * TK + kk]); }
     let mOld = mrow[j];
     let mNew = max(mOld, mt);
     let s = ss[r * TK + sk];
@@ -163,13 +210,13 @@ fn softmax_tile(nk: u32, sk: u32, srs: u32) {
 }
 
 // O = O * alpha + P V for dims odv of rows ors + j * NRO; the row sums l ride along.
-fn accumulate_tile(nk: u32, odv: u32, ors: u32) {
+fn accumulate_tile(odv: u32, ors: u32) {
   for (var j = 0u; j < OR; j++) {
     let a = alphas[ors + j * NRO];
     acc[j] *= a;
     lsum[j] *= a;
   }
-  for (var kk = 0u; kk < nk; kk++) {
+  for (var kk = 0u; kk < TK; kk++) {
     let vx = vs[kk * DV + odv];
     for (var j = 0u; j < OR; j++) {
       let p = ps[(ors + j * NRO) * TK + kk];
@@ -201,32 +248,18 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
   let odv = lid % DV;  // output mapping: dims odv, rows ors + j * NRO
   let ors = lid / DV;
   let btRow = tl.seq * params.maxBlocksPerSeq;
+  if (kLo < kHi) { load_tile(tl, kLo, kHi, lid, btRow); }
   for (var t0 = kLo; t0 < kHi; t0 += TK) {
-    // Keys of this tile that exist: the max and P V loops stop there (the last tile's tail).
-    let nk = min(TK, kHi - t0);
-    for (var i = lid; i < TK * DV; i += WG) {
-      let kk = i / DV;
-      let dv = i % DV;
-      let p = t0 + kk;
-      var kx = vec4<f32>(0.0);
-      var vx = vec4<f32>(0.0);
-      if (p < kHi) {
-        let block = blockTables[btRow + p / BLOCK_SIZE];
-        let src = ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * DV + dv;
-        kx = kv_unpack(kCache[src]);
-        vx = kv_unpack(vCache[src]);
-      }
-      ks[kk * (DV + 1u) + dv] = kx;
-      vs[i] = vx;
-    }
+    stage_tile(lid);
     workgroupBarrier();
+    if (t0 + TK < kHi) { load_tile(tl, t0 + TK, kHi, lid, btRow); }
 
     // Threads past NRS score row sets (or NRO output row sets) idle until the next barrier.
     if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }
     workgroupBarrier();
-    if (srs < NRS) { softmax_tile(nk, sk, srs); }
+    if (srs < NRS) { softmax_tile(sk, srs); }
     workgroupBarrier();
-    if (ors < NRO) { accumulate_tile(nk, odv, ors); }
+    if (ors < NRO) { accumulate_tile(odv, ors); }
     workgroupBarrier();
   }
 }

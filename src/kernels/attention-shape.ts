@@ -16,6 +16,8 @@ import type { HostTensors } from './spec.js';
 export type KvDType = 'f32' | 'f16';
 export const KV_LIBS: Record<KvDType, string> = { f32: kvF32, f16: kvF16 };
 export const KV_BYTES: Record<KvDType, number> = { f32: 4, f16: 2 };
+/** Head dims per 16-byte cache load in attention.wgsl (KV_CHUNK of the KV library). */
+export const KV_CHUNK: Record<KvDType, number> = { f32: 4, f16: 8 };
 
 /** The static part of an attention problem: one pipeline per value. */
 export interface AttentionDims {
@@ -75,6 +77,8 @@ export const ATTN_UNIFORMS = {
 
 /** Rows per thread the shader's register arrays hold (MAX_ROWS in attention.wgsl). */
 export const ATTN_MAX_ROWS = 16;
+/** K/V vectors per invocation per key tile (MAX_LOADS in attention.wgsl). */
+export const ATTN_MAX_LOADS = 16;
 
 /** The values attention.wgsl derives from its overrides, and the workgroup memory they take. */
 export function attentionLayout(d: Pick<AttentionDims, 'numHeads' | 'numKvHeads' | 'headDim'>, c: PagedAttentionConfig) {
@@ -98,6 +102,7 @@ export function attentionConfigReasons(d: AttentionDims, c: PagedAttentionConfig
   if (c.wg % c.tk !== 0) r.push(`wg ${c.wg} must be a multiple of tk ${c.tk}`);
   if (L.NRO < 1) r.push(`wg ${c.wg} must cover headDim/4 = ${L.DV} output lanes`);
   if (L.SR > ATTN_MAX_ROWS || L.OR > ATTN_MAX_ROWS) r.push(`tile of ${L.R} rows needs more than ${ATTN_MAX_ROWS} rows per thread at wg ${c.wg}`);
+  if (Math.ceil((c.tk * d.headDim) / KV_CHUNK[d.kv] / c.wg) > ATTN_MAX_LOADS) r.push(`tk ${c.tk} x headDim ${d.headDim} needs more than ${ATTN_MAX_LOADS} loads per invocation at wg ${c.wg}`);
   if (L.wgBytes > dev.limits.maxComputeWorkgroupStorageSize) {
     r.push(`needs ${L.wgBytes} bytes of workgroup memory, the device has ${dev.limits.maxComputeWorkgroupStorageSize}`);
   }
@@ -107,7 +112,7 @@ export function attentionConfigReasons(d: AttentionDims, c: PagedAttentionConfig
 /** Reasons the static problem cannot run (independent of the tunables). */
 export function attentionDimsReasons(d: AttentionDims, dev: DeviceInfo): string[] {
   const r = actSupport(d.act, dev);
-  if (d.headDim % 4 !== 0 || d.headDim < 4) r.push(`headDim ${d.headDim} must be a positive multiple of 4`);
+  if (d.headDim % KV_CHUNK[d.kv] !== 0 || d.headDim < 4) r.push(`headDim ${d.headDim} must be a positive multiple of ${KV_CHUNK[d.kv]} (${d.kv} KV cache)`);
   if (d.numKvHeads < 1 || d.numHeads % d.numKvHeads !== 0) r.push(`numHeads ${d.numHeads} must be a multiple of numKvHeads ${d.numKvHeads}`);
   if (!Number.isInteger(d.blockSize) || d.blockSize < 1) r.push(`blockSize ${d.blockSize} must be a positive integer`);
   return r;

@@ -1,0 +1,96 @@
+/**
+ * Experiments on shaders/attention.wgsl: times source variants (text edits of the shader, made
+ * here only) on one decode and one prefill problem, to find what limits the kernel. Not part of
+ * the product; `node bench/build.mjs bench/attention-variants.ts && node bench/dist/attention-variants.js`.
+ */
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/core/random.js';
+import { acquireGpu } from '../src/gpu/acquire.js';
+import { createBuffer, uploadBuffer } from '../src/gpu/buffers.js';
+import { GpuTimer } from '../src/gpu/timer.js';
+import { KernelDispatch } from '../src/kernels/launch.js';
+import { pagedAttentionSpec } from '../src/kernels/attention.js';
+import type { PagedAttentionConfig, PagedAttentionShape } from '../src/kernels/attention-shape.js';
+import { createNodePlatform } from '../src/platform/node/index.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, variants: { type: 'string' } } });
+
+const VARIANTS: Record<string, (s: string) => string> = {
+  base: (s) => s,
+  // only the K/V pipeline (load, stage, barriers): the memory roofline of this structure
+  mem_only: (s) =>
+    s
+      .replace('if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }', '')
+      .replace('if (srs < NRS) { softmax_tile(sk, srs); }', '')
+      .replace('if (ors < NRO) { accumulate_tile(odv, ors); }', 'if (ors < NRO) { acc[0] += vs[odv] + ks[odv]; }'),
+  // no row max (one less shared-memory pass per tile)
+  no_rowmax: (s) => s.replace('for (var kk = 0u; kk < TK; kk++) { mt = max(mt, ss[r * TK + kk]); }', 'mt = ss[r * TK + sk];'),
+  // two barriers fewer (wrong results; what the barriers cost)
+  fewer_barriers: (s) => s.replace('    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }\n    workgroupBarrier();', '    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }'),
+};
+
+async function main() {
+  const ctx = await acquireGpu(createNodePlatform());
+  const quick = args.quick ?? false;
+  const timer = new GpuTimer(ctx);
+  const act = ctx.info.features.f16 ? 'f16' : 'f32';
+  const d = quick ? { numHeads: 4, numKvHeads: 2, headDim: 32 } : { numHeads: 32, numKvHeads: 8, headDim: 128 };
+  const problems: [string, PagedAttentionShape['seqs'], PagedAttentionConfig[]][] = [
+    ['decode 64 x 4096', Array.from({ length: quick ? 2 : 64 }, () => ({ queryLen: 1, seqLen: quick ? 100 : 4096 })), [{ tq: 1, tk: 16, wg: 64 }, { tq: 1, tk: 32, wg: 128 }]],
+    ['prefill 1 x 2048', [{ queryLen: quick ? 64 : 2048, seqLen: quick ? 64 : 2048 }], [{ tq: 4, tk: 16, wg: 128 }, { tq: 8, tk: 32, wg: 256 }]],
+  ];
+  const rng = new Rng(3);
+  for (const [name, seqs, configs] of problems) {
+    const shape: PagedAttentionShape = { act, kv: act, ...d, blockSize: 16, seqs, softcap: 0, slidingWindow: 0, fusedQkv: false };
+    const numTokens = seqs.reduce((a, s) => a + s.queryLen, 0);
+    const per = seqs.map((s) => Math.ceil(s.seqLen / 16));
+    const numBlocks = 1 + per.reduce((a, b) => a + b, 0);
+    const stride = Math.max(...per);
+    const pool = rng.shuffle(Array.from({ length: numBlocks - 1 }, (_, i) => i + 1));
+    const bt = new Uint32Array(seqs.length * stride);
+    let next = 0;
+    seqs.forEach((_, i) => per[i]! && bt.set(pool.slice(next, (next += per[i]!)), i * stride));
+    const qsl = new Uint32Array(seqs.length + 1);
+    seqs.forEach((s, i) => (qsl[i + 1] = qsl[i]! + s.queryLen));
+    const elem = act === 'f16' ? 2 : 4;
+    const cacheBytes = numBlocks * d.numKvHeads * 16 * d.headDim * elem;
+    const buffers = {
+      q: createBuffer(ctx, numTokens * d.numHeads * d.headDim * elem, 'q'),
+      kCache: createBuffer(ctx, cacheBytes, 'k'),
+      vCache: createBuffer(ctx, cacheBytes, 'v'),
+      blockTables: uploadBuffer(ctx, bt, 'bt'),
+      queryStartLoc: uploadBuffer(ctx, qsl, 'qsl'),
+      seqLens: uploadBuffer(ctx, Uint32Array.from(seqs.map((s) => s.seqLen)), 'sl'),
+      out: createBuffer(ctx, numTokens * d.numHeads * d.headDim * elem, 'out'),
+    };
+    const kvRead = seqs.reduce((a, s) => a + s.seqLen, 0) * 2 * d.numKvHeads * d.headDim * elem;
+    const flops = seqs.reduce((a, s) => a + 4 * d.headDim * d.numHeads * s.queryLen * (s.seqLen - (s.queryLen - 1) / 2), 0);
+    for (const cfg of configs) {
+      for (const [vname, edit] of Object.entries(VARIANTS)) {
+        if (args.variants && !args.variants.split(',').includes(vname)) continue;
+        const spec = { ...pagedAttentionSpec, build: (s: PagedAttentionShape, c: PagedAttentionConfig) => {
+          const p = pagedAttentionSpec.build(s, c, ctx.info);
+          return { ...p, source: edit(p.source) };
+        } };
+        try {
+          const kd = await KernelDispatch.create(ctx, spec, shape, cfg, buffers);
+          const record = (pass: GPUComputePassEncoder) => kd.encode(pass);
+          await timer.time(record, 2);
+          const runs: number[] = [];
+          for (let r = 0; r < 3; r++) runs.push(await timer.time(record, quick ? 2 : 10));
+          const ms = runs.sort((a, b) => a - b)[1]!;
+          console.log(`${name} ${JSON.stringify(cfg)} ${vname}: ${ms.toFixed(4)} ms, ${(kvRead / ms / 1e6).toFixed(0)} GB/s, ${(flops / ms / 1e9).toFixed(2)} TFLOP/s`);
+          kd.destroy();
+        } catch (e) {
+          console.log(`${name} ${JSON.stringify(cfg)} ${vname}: ERROR ${(e as Error).message.slice(0, 300)}`);
+        }
+      }
+    }
+    for (const b of Object.values(buffers)) b.destroy();
+  }
+  timer.destroy();
+  ctx.destroy();
+}
+
+await main();
