@@ -113,6 +113,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   defaultConfig(shape, dev) {
     const shapes = tensorMmaShapes(dev);
     const mma = shapes.find(([m, n, k]) => m === 16 && n === 16 && k === 16) ?? shapes[0] ?? [16, 16, 16];
+    // On an H200 at 4096^3 this (128 x 128 tiles, 4 subgroups of 4 x 4 16x16 tiles) ran at
+    // 33-39 TFLOP/s; 8 subgroups of 2 x 4 tiles measured between 27 and 41 (the GPU was shared).
     const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8 };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
     return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8 };
