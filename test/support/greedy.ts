@@ -23,18 +23,36 @@ export async function greedyOnRunner(runner: ModelRunner, prompts: number[][], m
     return { blockIds, len: 0, out: [] as number[], promptLogits: new Float32Array(0) };
   });
   if (next > runner.numBlocks) throw new Error(`greedyOnRunner needs ${next} blocks, the cache has ${runner.numBlocks}`);
-  for (const [i, p] of prompts.entries()) {
-    const s = seqs[i]!;
+  // Prefill: as many whole prompts per step as the runner's token budget allows.
+  for (let i = 0; i < prompts.length; ) {
+    const batch: number[] = [];
+    let tokens = 0;
+    while (i < prompts.length && (batch.length === 0 || tokens + prompts[i]!.length <= runner.limits.maxNumTokens)) {
+      tokens += prompts[i]!.length;
+      batch.push(i++);
+    }
+    const tokenIds: number[] = [];
+    const positions: number[] = [];
+    const sampleRows: number[] = [];
+    for (const b of batch) {
+      const p = prompts[b]!;
+      p.forEach((t, j) => (tokenIds.push(t), positions.push(j)));
+      sampleRows.push(tokenIds.length - 1);
+    }
     runner.prepare({
-      tokenIds: p,
-      positions: p.map((_, j) => j),
-      seqs: [{ queryLen: p.length, seqLen: p.length, blockIds: s.blockIds }],
-      sampleRows: [p.length - 1],
+      tokenIds,
+      positions,
+      seqs: batch.map((b) => ({ queryLen: prompts[b]!.length, seqLen: prompts[b]!.length, blockIds: seqs[b]!.blockIds })),
+      sampleRows,
     });
     runner.run();
-    s.promptLogits = await runner.readLogits();
-    s.out.push(argmax(s.promptLogits, 0, V));
-    s.len = p.length;
+    const logits = await runner.readLogits();
+    batch.forEach((b, r) => {
+      const s = seqs[b]!;
+      s.promptLogits = logits.slice(r * V, (r + 1) * V);
+      s.out.push(argmax(s.promptLogits, 0, V));
+      s.len = prompts[b]!.length;
+    });
   }
   for (let step = 1; step < maxNewTokens; step++) {
     runner.prepare({
