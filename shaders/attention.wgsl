@@ -8,8 +8,9 @@
 //
 // Entry points:
 //   main        writes out (normalized, act_t): the whole key range in one workgroup.
-//   main_split  split-KV ("flash decoding"): workgroup z handles keys [z * partition, (z+1) * partition)
-//               and writes unnormalized partials; attention-reduce.wgsl combines them.
+//   main_split  split-KV ("flash decoding"): workgroup z handles keys [z * partitionSize,
+//               (z+1) * partitionSize) and writes unnormalized partials; attention-reduce.wgsl
+//               combines them.
 //
 // Bindings (group 0); vectors are 4 head dims (headDim D is a multiple of 4):
 //   0 q             act_t rows read through a view: (t, h, :) at qOffset + t * qStride + h * D/4
@@ -37,10 +38,11 @@
 //   tile ids from floor(queryStartLoc[s] / TQ) + s, so the grid needs no per-step table; ids past
 //   a sequence's last tile exit at once. One workgroup holds the R = TQ * G rows (TQ queries x the
 //   G query heads of its kv head), so K and V are read once per group.
-// Per key tile of TK keys: K, V of the next tile are loaded into registers while this one
-//   computes (NL vectors per invocation); stage K, V (f32) in workgroup memory -> scores S[R, TK] (a thread per
-//   key column, SR rows each) -> row max and P = 2^(S - m) (same threads) -> O += P V (a thread
-//   per 4 output dims, OR rows each; the row sums l ride along).
+// Per key tile of TK keys: the next tile's K, V are loaded into registers while this one
+//   computes (NL 16-byte chunks per invocation); this tile's are staged in workgroup memory as
+//   f32 -> scores S[R, TK] (a thread per key column, SR rows each) -> row max and P = 2^(S - m)
+//   (same threads) -> O += P V (a thread per 4 output dims, OR rows each; the row sums l ride
+//   along). Four barriers per tile.
 // Tunables (override): TQ (queries per tile), TK (keys per tile), WG (invocations).
 // Constants: D, G, BLOCK_SIZE (static per model); SR, OR and the array sizes are derived here and
 //   checked by src/kernels/attention-shape.ts (SR, OR <= MAX_ROWS, NL <= MAX_LOADS, workgroup
@@ -56,7 +58,7 @@ override BLOCK_SIZE: u32 = 16;
 
 override DV: u32 = D / 4u;
 override R: u32 = TQ * G;
-override NRS: u32 = min(WG / TK, R);        // score row sets (threads per key column); more would only pad
+override NRS: u32 = min(WG / TK, R);        // score row sets (threads per key column)
 override SR: u32 = (R + NRS - 1u) / NRS;    // score rows per thread
 override NRO: u32 = min(WG / DV, R);        // output row sets
 override OR: u32 = (R + NRO - 1u) / NRO;    // output rows per thread

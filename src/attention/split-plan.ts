@@ -16,15 +16,16 @@ export interface SplitPolicy {
   targetWorkgroups: number;
 }
 
-// Measured on an H200 (bench/attention.ts --tune, Llama-3.1-8B heads, f16): decode read KV
-// fastest with ~4 or more workgroups per compute unit in flight and splits of 512-1024 keys,
-// even at batch 64.
+// Measured on an H200 (bench/attention.ts --tune, Llama-3.1-8B heads, f16; see
+// bench/results/attention-nvidia-h200.json): decode read KV fastest when split down to 256-1024
+// keys per workgroup even at batch 64 (more workgroups in flight hide the per-tile latency), and
+// a single short sequence gained most from small splits. So: split eagerly, 256 keys at least.
 export const DEFAULT_SPLIT_POLICY: SplitPolicy = {
   enabled: true,
-  partitionSize: 512,
+  partitionSize: 256,
   maxSplits: 32,
   maxTokens: 64,
-  targetWorkgroups: 2048,
+  targetWorkgroups: 4096,
 };
 
 export interface SplitChoice {

@@ -118,9 +118,12 @@ export function attentionDimsReasons(d: AttentionDims, dev: DeviceInfo): string[
   return r;
 }
 
-/** (keys per tile, invocations) pairs tried with one query per tile: decodes. */
-const DECODE_TILES: readonly [number, number][] = [[32, 128], [16, 64], [32, 64], [64, 128], [64, 256]];
-/** (keys per tile, invocations) pairs tried with tiles of ~16 rows, and with ~32 rows: prefill. */
+/**
+ * (keys per tile, invocations) pairs tried with one query per tile: decodes. First is the default:
+ * (16, 64) read KV fastest on an H200 at batch >= 4 (bench/results/attention-nvidia-h200.json).
+ */
+const DECODE_TILES: readonly [number, number][] = [[16, 64], [32, 128], [32, 64], [64, 128], [64, 256]];
+/** (keys per tile, invocations) pairs tried with tiles of ~16 rows, and with ~32 rows: prefill (first: the default, best on an H200). */
 const PREFILL16_TILES: readonly [number, number][] = [[32, 128], [16, 128]];
 const PREFILL32_TILES: readonly [number, number][] = [[32, 256]];
 /** Small key tiles for big heads where workgroup memory is short (e.g. headDim 256 on 32 KiB). */

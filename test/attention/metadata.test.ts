@@ -72,7 +72,7 @@ describe('planSplits', () => {
     expect(p.numSplits * p.partitionSize).toBeGreaterThanOrEqual(32768);
   });
   it('does not split short contexts, big steps, or when disabled', () => {
-    expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 1, numSeqs: 1, maxSeqLen: 700 }, 8, tile).numSplits).toBe(1);
+    expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 1, numSeqs: 1, maxSeqLen: 400 }, 8, tile).numSplits).toBe(1);
     expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 500, numSeqs: 2, maxSeqLen: 9000 }, 8, tile).numSplits).toBe(1);
     expect(planSplits({ ...DEFAULT_SPLIT_POLICY, enabled: false }, { numTokens: 1, numSeqs: 1, maxSeqLen: 9000 }, 8, tile).numSplits).toBe(1);
     // already enough workgroups
