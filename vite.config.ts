@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
+import { serveModels } from './demo/serve-models.js';
 
 /**
  * One config for the three things Vite does here:
@@ -9,9 +11,16 @@ import { playwright } from '@vitest/browser-playwright';
  */
 const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Demo: model fixtures served at /models/ by the dev and preview servers (never copied into the repo).
+const modelsDir = process.env.WGLLM_MODELS_DIR ?? path.resolve(import.meta.dirname, '../shared/models');
 
 export default defineConfig(({ mode }) => ({
-  root: mode === 'lib' ? '.' : undefined,
+  // `vite`, `vite build --mode demo`, `vite preview`: the chat demo in demo/ (vitest runs in mode 'test').
+  root: mode === 'lib' ? '.' : mode === 'test' ? undefined : path.resolve(import.meta.dirname, 'demo'),
+  // Also under vitest: browser-project tests fetch the fixtures from /models/ like the demo does.
+  plugins: mode === 'lib' ? [] : [serveModels(modelsDir)],
+  // The engine worker is an ES module worker that shares chunks with the page.
+  worker: { format: 'es' as const },
   build:
     mode === 'lib'
       ? {
@@ -39,7 +48,7 @@ export default defineConfig(({ mode }) => ({
               ),
           },
         }
-      : { outDir: 'dist-demo' },
+      : { outDir: path.resolve(import.meta.dirname, 'dist-demo'), emptyOutDir: true, target: 'es2022', sourcemap: true },
   test: {
     projects: [
       {
@@ -80,6 +89,18 @@ export default defineConfig(({ mode }) => ({
             }),
             instances: [{ browser: 'chromium' }],
           },
+        },
+      },
+      {
+        // The chat demo end to end: the demo built and served by vite preview, the system Chromium driven by
+        // Playwright, stories260K loaded through the page, its greedy output checked.
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          env: { CHROMIUM_PATH: chromium },
         },
       },
     ],

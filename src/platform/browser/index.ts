@@ -1,8 +1,13 @@
 import { WgllmError } from '../../core/errors.js';
 import type { AcquiredAdapter, AdapterOptions, Platform } from '../../core/platform.js';
+import { openUrlModel, type OpenUrlOptions } from './open-model.js';
 import { createBrowserTuneStore } from './tune-store.js';
 
 export { BrowserTuneStore, createBrowserTuneStore, type BrowserTuneStoreOptions } from './tune-store.js';
+export { blobSource, pickedFilesModel, relativePathOf } from './file-source.js';
+export { httpSource } from './http-source.js';
+export { BrowserModelCache, formatBytes, isQuotaError, type CachedModelFile, type DownloadProgress, type StorageUsage } from './model-cache.js';
+export { openUrlFile, openUrlModel, resolveModelUrl, type DownloadEvent, type OpenUrlOptions, type ResolvedModelUrl } from './open-model.js';
 
 function browserRuntime(): string {
   const nav = globalThis.navigator as Navigator & { userAgentData?: { brands?: { brand: string; version: string }[] } };
@@ -32,11 +37,21 @@ export async function requestBrowserAdapter(opts: AdapterOptions = {}): Promise<
   return { adapter, runtime: browserRuntime() };
 }
 
-/** The browser platform: navigator.gpu for the GPU. Works in pages and in Web Workers. */
-export function createBrowserPlatform(defaults: AdapterOptions = {}): Platform {
+export interface BrowserPlatformOptions extends AdapterOptions {
+  /** how `openModel(url)` fetches: the model cache (default), or range requests with `cache: false` */
+  models?: OpenUrlOptions;
+}
+
+/**
+ * The browser platform: navigator.gpu for the GPU, URLs (cached in the Cache API) for models,
+ * IndexedDB for tune results. Works in pages and in Web Workers.
+ */
+export function createBrowserPlatform(opts: BrowserPlatformOptions = {}): Platform {
+  const { models, ...defaults } = opts;
   return {
     name: 'browser',
-    requestAdapter: (opts) => requestBrowserAdapter({ ...defaults, ...opts }),
+    requestAdapter: (o) => requestBrowserAdapter({ ...defaults, ...o }),
+    openModel: (ref) => openUrlModel(ref, models),
     // IndexedDB, opened on first use
     tuneStore: createBrowserTuneStore(),
   };
