@@ -1,4 +1,4 @@
 /** wgllm for Node: the runtime-neutral API plus Dawn-backed GPU access and file access. */
 export * from './index.js';
-export { createNodePlatform, requestNodeAdapter, noAdapterMessage, DAWN_TOGGLES } from './platform/node/index.js';
+export { createNodePlatform, requestNodeAdapter, noAdapterMessage, DAWN_TOGGLES, openLocalModel, openFileSource, folderOpener } from './platform/node/index.js';
 export { createNodeTuneStore, NodeTuneStore, tuneCacheDir, wgllmCacheDir, type NodeTuneStoreOptions } from './platform/node/tune-store.js';

@@ -54,6 +54,5 @@ export interface ModelFile {
   close(): Promise<void>;
 }
 
-/** Opens a file of a model folder by its path relative to the folder (HF layout). Must reject with
- * a WgllmError of code 'not_found' when the file does not exist. */
-export type OpenFile = (relPath: string) => Promise<ByteSource>;
+/** Opens a file of a model folder (HF layout); see core/platform.ts. */
+export type { OpenFile } from '../../core/platform.js';
