@@ -12,3 +12,18 @@ export interface ConfigSource {
 export function defaultConfigs(dev: DeviceInfo): ConfigSource {
   return { get: (spec, shape) => spec.defaultConfig(shape, dev) };
 }
+
+/**
+ * The kernels' defaults, and a list of every (kernel, shape) the model built: the workload that
+ * `wgllm tune --model` tunes.
+ */
+export function recordingConfigs(dev: DeviceInfo) {
+  const workload: { spec: KernelSpec<unknown, unknown>; shape: unknown }[] = [];
+  return {
+    workload,
+    get<S, C>(spec: KernelSpec<S, C>, shape: S): C {
+      workload.push({ spec: spec as KernelSpec<unknown, unknown>, shape });
+      return spec.defaultConfig(shape, dev);
+    },
+  };
+}

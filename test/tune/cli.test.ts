@@ -61,11 +61,22 @@ describe('wgllm tune', () => {
     expect(report.geomeanSpeedup).toBeGreaterThan(0);
   });
 
-  it('explains usage errors and the missing model layer', async () => {
+  it('explains usage errors and a missing model file', async () => {
     expect((await tune('--help')).out).toMatch(/--families[\s\S]*--budget SECONDS[\s\S]*--import FILE/);
     await expect(tuneCommand([])).rejects.toBeInstanceOf(UsageError);
     await expect(tuneCommand(['--list', '--clear'])).rejects.toBeInstanceOf(UsageError);
     const err = await tuneCommand(['--model', 'x.gguf']).catch((e: unknown) => e);
-    expect(isWgllmError(err, 'unsupported') && /not available yet/.test(err.message)).toBe(true);
+    expect(isWgllmError(err, 'not_found')).toBe(true);
+  });
+
+  it('tunes every kernel a model builds (--model), then finds them all in the cache', async () => {
+    const root = tempDir();
+    const model = join(__dirname, '../../../shared/models/stories260K/stories260K.gguf');
+    const args = ['--model', model, '--path', 'f32', '--kernel', 'rmsnorm', '--max-model-len', '64', '--max-batched-tokens', '32', '--cache-dir', root];
+    const t = await tune(...args, '--budget', '10');
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/kernel problems: 0 in the cache, [1-9]\d* to tune/);
+    const again = await tune(...args);
+    expect(again.out).toMatch(/kernel problems: (\d+) in the cache, 0 to tune/);
   });
 });

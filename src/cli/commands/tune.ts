@@ -13,14 +13,21 @@ import { resolveKernelConfigs, type ResolveProgress, type TuneWorkload } from '.
 import { familyWorkloads } from '../../tune/workloads.js';
 import { GPU_OPTIONS, GPU_OPTIONS_HELP, parse, UsageError } from '../args.js';
 import { openGpu } from '../gpu.js';
+import { recordingConfigs } from '../../model/config-source.js';
+import { openModelFiles } from '../../model/open.js';
+import { ModelRunner } from '../../model/runner.js';
+import { openLocalModel } from '../../platform/node/model-location.js';
 
 export const TUNE_HELP = `wgllm tune: tune kernels for this adapter, and manage the tune cache
 
 Usage: wgllm tune --families [options] [GPU options]     tune the built-in kernel families
-       wgllm tune --model PATH [options] [GPU options]   tune what a model needs (not available yet)
+       wgllm tune --model PATH [options] [GPU options]   tune every kernel a model dispatches
        wgllm tune --list | --export FILE | --import FILE | --clear
 
 Tuning (results are stored, and reused by every later run on this adapter):
+  --model PATH          the kernels and shapes that model builds (a .gguf, llama2.c .bin or HF folder)
+  --max-model-len N     with --model: the context length to tune for (default 4096)
+  --max-batched-tokens N  with --model: tokens per step to tune prefill shapes for (default 512)
   --families            every kernel family on representative shapes (its conformance shapes)
   --tiny                with --families: one small shape per family (a quick check)
   --kernel ID           only kernels whose id contains ID (repeatable; also filters --list, --clear)
@@ -85,6 +92,8 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     ...GPU_OPTIONS,
     families: { type: 'boolean' },
     model: { type: 'string' },
+    'max-model-len': { type: 'string' },
+    'max-batched-tokens': { type: 'string' },
     tiny: { type: 'boolean' },
     kernel: { type: 'string', multiple: true },
     path: { type: 'string' },
@@ -107,11 +116,6 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const actions = ACTIONS.filter((a) => values[a] !== undefined && values[a] !== false);
   if (actions.length !== 1) {
     throw new UsageError(actions.length ? `give one of --${actions.join(', --')}, not several` : 'nothing to do: give --families, --list, --export, --import or --clear');
-  }
-  if (values.model !== undefined) {
-    // The model layer will provide the workload (every kernel and shape a model dispatches,
-    // as TuneWorkload[]); tuning it is then tuneWorkload() below, unchanged.
-    throw new WgllmError('unsupported', "--model is not available yet: the model layer that lists a model's kernels is not built. Use --families for now.");
   }
   const store = storeFor(values['cache-dir']);
   const filters = values.kernel ?? [];
@@ -160,10 +164,36 @@ export async function tuneCommand(argv: string[]): Promise<number> {
       console.log(`removed ${n} entries from ${where}`);
       return 0;
     }
-    const workload = familyWorkloads(ctx.info, { acts: actsFor(values.path, ctx), filter: kernelMatch, sizes: values.tiny ? 'tiny' : 'representative' });
+    const workload =
+      values.model !== undefined
+        ? (await modelWorkload(ctx, values.model, values)).filter((w) => kernelMatch(w.spec.id))
+        : familyWorkloads(ctx.info, { acts: actsFor(values.path, ctx), filter: kernelMatch, sizes: values.tiny ? 'tiny' : 'representative' });
     return await tuneWorkload(ctx, cache, workload, values);
   } finally {
     ctx.destroy();
+  }
+}
+
+/** Every (kernel, shape) the model's runner builds, found by building it once with recorded defaults. */
+async function modelWorkload(
+  ctx: GpuContext,
+  path: string,
+  values: { path?: string; 'max-model-len'?: string; 'max-batched-tokens'?: string },
+): Promise<TuneWorkload[]> {
+  const { model } = await openModelFiles(await openLocalModel(path));
+  try {
+    const maxModelLen = Math.min(Number(values['max-model-len'] ?? 4096), model.config.maxPositionEmbeddings);
+    const maxNumTokens = Number(values['max-batched-tokens'] ?? 512);
+    if (!(maxModelLen > 0 && maxNumTokens > 0)) throw new UsageError('--max-model-len and --max-batched-tokens must be positive');
+    const rec = recordingConfigs(ctx.info);
+    const acts = actsFor(values.path, ctx);
+    for (const act of acts) {
+      const runner = await ModelRunner.create(ctx, model, { act, limits: { maxNumTokens, maxNumSeqs: 16, maxModelLen }, kv: { numBlocks: 2 }, configs: rec });
+      runner.dispose();
+    }
+    return rec.workload;
+  } finally {
+    await model.close();
   }
 }
 
