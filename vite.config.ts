@@ -21,6 +21,9 @@ export default defineConfig(({ mode }) => ({
   plugins: mode === 'lib' ? [] : [serveModels(modelsDir)],
   // The engine worker is an ES module worker that shares chunks with the page.
   worker: { format: 'es' as const },
+  // Dependencies reached only through the engine worker are found late by the dev server's
+  // scan, which then reloads the page (or a browser test) mid-run: list them up front.
+  optimizeDeps: mode === 'lib' ? {} : { include: ['comlink', 'zod', '@huggingface/jinja', '@huggingface/tokenizers'] },
   build:
     mode === 'lib'
       ? {

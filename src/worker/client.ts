@@ -10,6 +10,7 @@
  * ends the request in the worker and frees its KV blocks.
  */
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import { WgllmError } from '../core/errors.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../engine/openai/chat.js';
 import type { Completion } from '../engine/openai/completions.js';
@@ -71,6 +72,10 @@ export class WorkerEngine {
   static async create(opts: WorkerEngineOptions): Promise<WorkerEngine> {
     installErrorTransfer();
     const { worker: given, onProgress, onEvent, ...load } = opts;
+    // A relative URL means relative to this page; in the worker it would resolve against the worker script.
+    if ('url' in load.model && !load.model.url.startsWith('hf:') && globalThis.location) {
+      load.model = { ...load.model, url: new URL(load.model.url, globalThis.location.href).href };
+    }
     const worker = given ?? startEngineWorker();
     const api = wrap<WorkerApi>(worker);
     const progress = onProgress ? proxy(onProgress) : undefined;
@@ -86,11 +91,12 @@ export class WorkerEngine {
   }
 
   private async request(req: StartRequest, opts: GenerateOptions): Promise<unknown> {
+    const api = this.remote;
     const id = opts.requestId ?? `w${++nextId}-${Date.now().toString(36)}`;
-    const onAbort = () => void this.api.abort(id).catch(() => undefined);
+    const onAbort = () => void api.abort(id).catch(() => undefined);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const started = this.api.start(id, req);
+      const started = api.start(id, req);
       // start() registers the request before anything else happens in the worker, so an abort
       // sent after it (even right away) reaches the request.
       if (opts.signal?.aborted) onAbort();
@@ -152,6 +158,8 @@ export class WorkerEngine {
   generate(prompt: string | readonly number[], params: GenerateParams = {}, opts: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
     const req: StartRequest = { kind: 'generate', prompt: typeof prompt === 'string' ? prompt : [...prompt], params };
     const pending = this.request(req, opts) as Promise<AsyncIterable<GenerationEvent>>;
+    // Its error surfaces on the first next(); until then it must not count as unhandled.
+    pending.catch(() => undefined);
     // The in-process generate() returns its stream synchronously; here the stream exists once
     // the worker has accepted the request, so iteration waits for that (and throws its error).
     return {
@@ -170,28 +178,34 @@ export class WorkerEngine {
     };
   }
 
-  stats(): Promise<EngineStats> {
-    return this.api.stats();
+  /** The worker's API; after dispose, a clear error rather than comlink's "proxy released". */
+  private get remote(): Remote<WorkerApi> {
+    if (this.disposed) throw new WgllmError('invalid_argument', 'this engine was disposed; create a new one');
+    return this.api;
   }
 
-  tokenize(text: string, addSpecialTokens = true): Promise<number[]> {
-    return this.api.tokenize(text, addSpecialTokens);
+  async stats(): Promise<EngineStats> {
+    return this.remote.stats();
   }
 
-  detokenize(ids: number[]): Promise<string> {
-    return this.api.detokenize(ids);
+  async tokenize(text: string, addSpecialTokens = true): Promise<number[]> {
+    return this.remote.tokenize(text, addSpecialTokens);
   }
 
-  listCachedModels(): Promise<CachedModelFile[]> {
-    return this.api.listCachedModels();
+  async detokenize(ids: number[]): Promise<string> {
+    return this.remote.detokenize(ids);
   }
 
-  deleteCachedModel(url: string): Promise<number> {
-    return this.api.deleteCachedModel(url);
+  async listCachedModels(): Promise<CachedModelFile[]> {
+    return this.remote.listCachedModels();
   }
 
-  storageUsage(): Promise<StorageUsage | undefined> {
-    return this.api.storageUsage();
+  async deleteCachedModel(url: string): Promise<number> {
+    return this.remote.deleteCachedModel(url);
+  }
+
+  async storageUsage(): Promise<StorageUsage | undefined> {
+    return this.remote.storageUsage();
   }
 
   /** Aborts every request, frees the GPU memory and ends the worker. */
