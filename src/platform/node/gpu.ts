@@ -6,11 +6,14 @@ import type { AcquiredAdapter, AdapterOptions } from '../../core/platform.js';
  * Dawn toggles that unlock what NVIDIA's Vulkan driver can do but Dawn hides by default:
  * - vulkan_enable_f16_on_nvidia: exposes `shader-f16` (off by default on NVIDIA in Dawn);
  * - allow_unsafe_apis: exposes `chromium-experimental-subgroup-matrix` (tensor cores);
- * - timestamp_quantization is disabled so timestamp queries give full-resolution GPU times.
+ * - timestamp_quantization is disabled so timestamp queries give full-resolution GPU times;
+ * - workgroup memory is zero-initialized by Tint's loop rather than the Vulkan extension: same
+ *   semantics, but SwiftShader compiles the extension's initializer element by element (seconds
+ *   per pipeline with large workgroup tiles), and on GPUs the loop runs once per workgroup.
  */
 export const DAWN_TOGGLES = [
   'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia',
-  'disable-dawn-features=timestamp_quantization',
+  'disable-dawn-features=timestamp_quantization,use_vulkan_zero_initialize_workgroup_memory_extension',
 ];
 
 const require = createRequire(import.meta.url);
