@@ -26,7 +26,9 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => undefined);
+      // A body without a declared length: read on (discarding) up to a bound, so that a
+      // client still writing its body can read the 413 instead of seeing a reset socket.
+      await discard(reader, size, limit * DISCARD_FACTOR);
       throw tooLarge(limit);
     }
     chunks.push(value);
@@ -49,6 +51,17 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   } catch (e) {
     throw new HttpError(400, `the request body is not valid JSON: ${(e as Error).message}`, 'invalid_json');
   }
+}
+
+const DISCARD_FACTOR = 8;
+
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, size: number, bound: number): Promise<void> {
+  while (size <= bound) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
 }
 
 function tooLarge(limit: number): HttpError {
