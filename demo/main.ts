@@ -187,12 +187,14 @@ async function main(): Promise<void> {
   setBusy(false);
   fillPresets(await fixturesAvailable());
   void refreshCache();
-  if (!('gpu' in navigator)) {
+  if (!navigator.gpu) {
+    $('#adapter').textContent = 'WebGPU: not available in this browser';
     showError(Object.assign(new Error('navigator.gpu is undefined'), { code: 'no_webgpu' }));
     return;
   }
   const adapter = await probeAdapter().catch(() => undefined);
   if (!adapter) {
+    $('#adapter').textContent = 'WebGPU: no adapter';
     showError(Object.assign(new Error('navigator.gpu.requestAdapter() returned null'), { code: 'no_adapter' }));
     return;
   }

@@ -119,4 +119,34 @@ describe('chat demo in headless Chromium (SwiftShader WebGPU)', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('chats with a picked Hugging Face folder through its chat template', async () => {
+    // tiny-smollm2: random weights, the real SmolLM2 tokenizer and ChatML template. Its recorded
+    // HF greedy reply to this conversation is ' dance' repeated; a wrong template would differ.
+    const chatRef = readJson<{ prompts: { name: string; messages?: { content: string }[]; hf: { greedy: { ids: number[]; text: string } } }[] }>(
+      'tiny-smollm2/reference.json',
+    ).prompts.find((p) => p.name === 'chat_default_system')!;
+    const { page, errors } = await openPage('?act=f32');
+    await page.waitForSelector('#status[data-state="idle"]');
+    await page.setInputFiles('#pick-folder', modelPath('tiny-smollm2'));
+    await waitReady(page);
+    expect(await page.isChecked('input[name="mode"][value="chat"]')).toBe(true);
+    const r = await sendGreedy(page, chatRef.messages![0]!.content, 6);
+    expect(r.finish).toBe('length');
+    expect(r.text).toBe(' dance'.repeat(6));
+    expect(chatRef.hf.greedy.text.startsWith(r.text)).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says in plain words when the browser has no WebGPU', async () => {
+    const page = await browser.newPage();
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    await page.goto(base);
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.getAttribute('#error', 'data-code')).toBe('no_webgpu');
+    expect(await page.textContent('#error')).toContain('This browser has no WebGPU');
+    await page.screenshot({ path: path.join(shots, 'no-webgpu.png') });
+    await page.close();
+  });
 });
