@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { metricValue, scrape, startServer, storiesEngine, STORIES_TEMPLATE } from './helpers.js';
 
@@ -23,13 +23,13 @@ type Body = Record<string, unknown>;
 const completionParams = (b: Body) => b as unknown as OpenAI.CompletionCreateParamsNonStreaming;
 const chatParams = (b: Body) => b as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
 
-async function apiError(p: Promise<unknown>): Promise<OpenAI.APIError> {
+async function apiError(p: Promise<unknown>): Promise<APIError> {
   const e = await p.then(
     () => undefined,
     (x: unknown) => x,
   );
-  expect(e).toBeInstanceOf(OpenAI.APIError);
-  return e as OpenAI.APIError;
+  expect(e).toBeInstanceOf(APIError);
+  return e as APIError;
 }
 
 describe('OpenAI client against wgllm serve (stories260K)', () => {
@@ -130,7 +130,7 @@ describe('OpenAI client against wgllm serve (stories260K)', () => {
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => busy.completions.create(completionParams({ model: 'stories', prompt: 'Lily', ...greedy, max_tokens: 2 }))),
     );
-    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as OpenAI.APIError);
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as APIError);
     expect(refused.length).toBeGreaterThan(0);
     for (const e of refused) {
       expect(e.status).toBe(429);
