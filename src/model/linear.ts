@@ -16,60 +16,82 @@ export function linearShapes(act: ActDType, l: Pick<Linear, 'format' | 'N' | 'K'
   return { small, large, largePath };
 }
 
-/**
- * One linear role across all layers (same N, K, format and bias in every layer): a GEMV group
- * for decode-sized M and a GEMM (or tensor-core) group for prefill-sized M, each one pipeline
- * with a bind group per layer. `setM` picks the variant for the step.
- */
-export class LinearGroup {
-  private active: KernelGroup<MatmulShape, unknown>;
-  private shape: MatmulShape;
+type Member = { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding };
 
-  private constructor(
-    private readonly gemv: KernelGroup<MatmulShape, unknown>,
-    private readonly large: KernelGroup<MatmulShape, unknown> | undefined,
+/** The layers of one weight format: a GEMV group and a GEMM (or tensor-core) group. */
+class FormatGroup {
+  active: KernelGroup<MatmulShape, unknown>;
+  shape: MatmulShape;
+
+  constructor(
+    readonly gemv: KernelGroup<MatmulShape, unknown>,
+    readonly large: KernelGroup<MatmulShape, unknown> | undefined,
     base: MatmulShape,
   ) {
     this.active = gemv;
     this.shape = base;
   }
 
-  static async create(
-    ctx: GpuContext,
-    act: ActDType,
-    layers: readonly { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding }[],
-    maxM: number,
-    configs: ConfigSource,
-    label: string,
-  ): Promise<LinearGroup> {
-    const l0 = layers[0]!.linear;
-    const { small, large, largePath } = linearShapes(act, { ...l0, bias: Boolean(l0.bias) }, maxM, ctx.info);
-    const members = layers.map(({ linear, x, y }) => ({
-      x,
-      w: linear.weight.buffer,
-      ...(linear.bias ? { bias: linear.bias.buffer } : {}),
-      y,
-    }));
-    const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
-      KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${spec.id}`);
-    const gemv = await make(MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>, small);
-    const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
-    return new LinearGroup(gemv, big, small);
+  setM(M: number): void {
+    this.shape.M = M;
+    this.active = M <= GEMV_MAX_M || !this.large ? this.gemv : this.large;
+    this.active.setShape(this.shape);
+  }
+}
+
+/**
+ * One linear role across all layers: a GEMV for decode-sized M and a GEMM (or tensor-core)
+ * kernel for prefill-sized M, each one pipeline with a bind group per layer. Layers whose weights
+ * are stored in different formats (Q4_K_M files keep some layers' v/down in Q6_K) get a pipeline
+ * per format. `setM` picks the variant for the step.
+ */
+export class LinearGroup {
+  private constructor(
+    private readonly groups: FormatGroup[],
+    /** per layer: [its format group, its member index in that group] */
+    private readonly route: [FormatGroup, number][],
+  ) {}
+
+  static async create(ctx: GpuContext, act: ActDType, layers: readonly Member[], maxM: number, configs: ConfigSource, label: string): Promise<LinearGroup> {
+    const byFormat = new Map<string, number[]>();
+    layers.forEach((m, i) => {
+      const key = `${m.linear.format}|${Boolean(m.linear.bias)}`;
+      byFormat.set(key, [...(byFormat.get(key) ?? []), i]);
+    });
+    const route: [FormatGroup, number][] = new Array(layers.length);
+    const groups: FormatGroup[] = [];
+    for (const idx of byFormat.values()) {
+      const l0 = layers[idx[0]!]!.linear;
+      const { small, large, largePath } = linearShapes(act, { ...l0, bias: Boolean(l0.bias) }, maxM, ctx.info);
+      const members = idx.map((i) => {
+        const { linear, x, y } = layers[i]!;
+        return { x, w: linear.weight.buffer, ...(linear.bias ? { bias: linear.bias.buffer } : {}), y };
+      });
+      const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
+        KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
+      const gemv = await make(MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>, small);
+      const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
+      const g = new FormatGroup(gemv, big, { ...small });
+      groups.push(g);
+      idx.forEach((i, member) => (route[i] = [g, member]));
+    }
+    return new LinearGroup(groups, route);
   }
 
   /** Sets this step's number of rows and the variant that computes them. */
   setM(M: number): void {
-    this.shape = { ...this.shape, M };
-    this.active = M <= GEMV_MAX_M || !this.large ? this.gemv : this.large;
-    this.active.setShape(this.shape);
+    for (const g of this.groups) g.setM(M);
   }
 
   encode(pass: GPUComputePassEncoder, layer = 0): void {
-    this.active.encode(pass, layer);
+    const [g, member] = this.route[layer]!;
+    g.active.encode(pass, member);
   }
 
   destroy(): void {
-    this.gemv.destroy();
-    this.large?.destroy();
+    for (const g of this.groups) {
+      g.gemv.destroy();
+      g.large?.destroy();
+    }
   }
 }

@@ -76,21 +76,25 @@ export async function uploadModelWeights(ctx: GpuContext, model: ModelFile, onPr
     };
     const embedT = tensor(model, TOKEN_EMBD);
     const embedding = await up.upload(TOKEN_EMBD, [embedT]);
+    // One layout for every layer (the runner binds one set of activation buffers): fused only
+    // if every layer's q|k|v (gate|up) share a format. Formats may still differ between layers.
+    const every = (names: string[]) =>
+      Array.from({ length: cfg.numLayers }, (_, i) => sameFormat(names.map((n) => tensor(model, blockTensor(i, `${n}.weight`))))).every(Boolean);
+    const fuseQkv = every(['attn_q', 'attn_k', 'attn_v']);
+    const fuseGateUp = every(['ffn_gate', 'ffn_up']);
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const b = (s: string) => blockTensor(i, s);
       const qkvNames = ['attn_q', 'attn_k', 'attn_v'];
-      const qkvT = qkvNames.map((n) => tensor(model, b(`${n}.weight`)));
       const bias = (n: string) => (cfg.attentionBias ? [b(`${n}.bias`)] : undefined);
-      const qkv = sameFormat(qkvT)
+      const qkv = fuseQkv
         ? { fused: await linear(`blk.${i}.attn_qkv`, qkvNames.map((n) => b(`${n}.weight`)), cfg.attentionBias ? qkvNames.map((n) => b(`${n}.bias`)) : undefined) }
         : {
             q: await linear(b('attn_q'), [b('attn_q.weight')], bias('attn_q')),
             k: await linear(b('attn_k'), [b('attn_k.weight')], bias('attn_k')),
             v: await linear(b('attn_v'), [b('attn_v.weight')], bias('attn_v')),
           };
-      const guT = [tensor(model, b('ffn_gate.weight')), tensor(model, b('ffn_up.weight'))];
-      const gateUp = sameFormat(guT)
+      const gateUp = fuseGateUp
         ? { fused: await linear(`blk.${i}.ffn_gate_up`, [b('ffn_gate.weight'), b('ffn_up.weight')]) }
         : { gate: await linear(b('ffn_gate'), [b('ffn_gate.weight')]), up: await linear(b('ffn_up'), [b('ffn_up.weight')]) };
       layers.push({
