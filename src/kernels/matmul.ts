@@ -29,7 +29,9 @@ export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor
 /** The variant for this M on this device (heuristic; a tuned table may say otherwise). */
 export function chooseMatmulPath(shape: MatmulShape, dev: DeviceInfo): MatmulPath {
   if (shape.M <= GEMV_MAX_M) return 'gemv';
-  if (shape.M >= TENSOR_MIN_M && matmulTensorSpec.supports(shape, dev).length === 0) return 'tensor';
+  // Tensor cores take f16 operands: on the f32 path they would round x to f16, so the f32 path
+  // (the accuracy reference) never takes them.
+  if (shape.act === 'f16' && shape.M >= TENSOR_MIN_M && matmulTensorSpec.supports(shape, dev).length === 0) return 'tensor';
   return 'gemm';
 }
 

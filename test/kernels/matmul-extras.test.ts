@@ -104,8 +104,10 @@ describe('chooseMatmul', () => {
   it('takes the GEMV for decode and a GEMM for prefill, with configs from their spaces', () => {
     expect(chooseMatmulPath(shape(1), ctx.info)).toBe('gemv');
     expect(chooseMatmulPath(shape(8), ctx.info)).toBe('gemv');
-    const prefill = chooseMatmul(shape(512), ctx.info);
-    expect(prefill.path).toBe(ctx.info.features.subgroupMatrix && ctx.info.features.f16 ? 'tensor' : 'gemm');
+    // f32 activations never take the f16 tensor cores (they would round x to f16)
+    expect(chooseMatmul(shape(512), ctx.info).path).toBe('gemm');
+    const f16 = { ...shape(512), act: 'f16' } as const;
+    if (ctx.info.features.f16) expect(chooseMatmulPath(f16, ctx.info)).toBe(ctx.info.features.subgroupMatrix ? 'tensor' : 'gemm');
     const gemv = chooseMatmul(shape(1), ctx.info);
     expect(gemv.path).toBe('gemv');
     expect(matmulGemvSpec.space(shape(1), ctx.info)).toContainEqual(gemv.config);
