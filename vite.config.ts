@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
@@ -9,6 +10,7 @@ import { serveModels } from './demo/serve-models.js';
  * - `vite build --mode lib`: the library (Node entry, browser entry, CLI) with WGSL inlined;
  * - `vitest`: two projects running the same suites, in Node (Dawn) and in Chromium (WebGPU).
  */
+const DEPENDENCIES = Object.keys((JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
 const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Demo: model fixtures served at /models/ by the dev and preview servers (never copied into the repo).
@@ -44,11 +46,8 @@ export default defineConfig(({ mode }) => ({
           // Shared code is split into chunks; the CLI entry gets its shebang.
           rollupOptions: {
             output: { chunkFileNames: 'chunks/[name]-[hash].js', banner: (chunk: { name: string }) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : '') },
-            external: (id: string) =>
-              id.startsWith('node:') ||
-              ['webgpu', 'comlink', '@huggingface/jinja', '@huggingface/tokenizers', '@huggingface/gguf'].some(
-                (p) => id === p || id.startsWith(`${p}/`),
-              ),
+            // Dependencies stay imports (the package's users install them); only our code is bundled.
+            external: (id: string) => id.startsWith('node:') || DEPENDENCIES.some((p) => id === p || id.startsWith(`${p}/`)),
           },
         }
       : { outDir: path.resolve(import.meta.dirname, 'dist-demo'), emptyOutDir: true, target: 'es2022', sourcemap: true },

@@ -2,3 +2,4 @@
 export * from './index.js';
 export { createBrowserPlatform, requestBrowserAdapter } from './platform/browser/index.js';
 export { createBrowserTuneStore, BrowserTuneStore, type BrowserTuneStoreOptions } from './platform/browser/tune-store.js';
+export * from './worker/index.js';
