@@ -1,14 +1,20 @@
 import { isWgllmError } from '../core/errors.js';
 import { WGLLM_VERSION } from '../version.js';
 import { UsageError } from './args.js';
+import { chatCommand } from './commands/chat.js';
 import { infoCommand } from './commands/info.js';
+import { runCommand } from './commands/run.js';
 import { selftestCommand } from './commands/selftest.js';
+import { serveCommand } from './commands/serve.js';
 import { tuneCommand } from './commands/tune.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
   info: { run: infoCommand, summary: 'print the GPU adapter, its features and limits' },
   selftest: { run: selftestCommand, summary: 'check every kernel against its CPU reference on this GPU' },
   tune: { run: tuneCommand, summary: 'tune kernels for this GPU; list, export, import or clear the tune cache' },
+  serve: { run: (argv) => serveCommand(argv), summary: 'serve a model over an OpenAI-compatible HTTP API' },
+  run: { run: (argv) => runCommand(argv), summary: 'generate once from a prompt, streaming to stdout' },
+  chat: { run: (argv) => chatCommand(argv), summary: 'chat with a model in the terminal' },
 };
 
 function usage(): string {
