@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { ActDType } from '../../core/dtype.js';
 import { createEngine, type EngineOptions, type LoadProgress, type WgllmEngine } from '../../engine/create.js';
-import { resolveModelRef, type DownloadProgress } from '../../platform/node/hf-hub.js';
+import { classifyModelRef, resolveModelRef, type DownloadProgress } from '../../platform/node/hf-hub.js';
 import { createNodePlatform } from '../../platform/node/index.js';
 import { engineView, type EngineView } from '../../server/engine-view.js';
 import { GPU_OPTIONS, GPU_OPTIONS_HELP, parse, UsageError } from '../args.js';
@@ -187,8 +187,9 @@ export async function modelSettings(values: Values): Promise<ModelSettings> {
   const kv = sizeOption(values, 'kv-cache-memory');
   if (kv !== undefined) engine.kvCacheBytes = kv;
   const rev = values.revision;
+  const isHub = 'hf' in classifyModelRef(ref); // a path that does not exist fails here, before a server listens
   // --revision joins the id as org/name@REV (the form resolveModelRef parses).
-  const withRev = typeof rev === 'string' && !ref.includes('@') ? ref.replace(/^([^/:]+\/[^/:@]+)/, `$1@${rev}`) : ref;
+  const withRev = isHub && typeof rev === 'string' && !ref.includes('@') ? ref.replace(/^([^/:]+\/[^/:@]+)/, `$1@${rev}`) : ref;
   return { ref: withRev, offline: values.offline === true, quiet: values.quiet === true, engine, chatTemplate: await readTemplate(values['chat-template']), gpu: values };
 }
 

@@ -92,14 +92,20 @@ async function defaultToken(): Promise<string | undefined> {
   return (await readFile(file, 'utf8').catch(() => ''))?.trim() || undefined;
 }
 
-/** A local file or folder as is; otherwise a Hub reference resolved through the HF cache. */
-export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): Promise<ResolvedModel> {
-  if (existsSync(ref)) return { path: nodePath.resolve(ref), source: 'local' };
+/** What `ref` names without touching the network: a local path, a Hub id, or neither (a WgllmError). */
+export function classifyModelRef(ref: string): { local: string } | { hf: HfRef } {
+  if (existsSync(ref)) return { local: nodePath.resolve(ref) };
   const hf = /^[./~\\]/.test(ref) ? undefined : parseHfRef(ref);
   if (!hf) {
     throw new WgllmError('not_found', `Model '${ref}' not found: no such file or folder, and not a Hugging Face id (org/name, org/name:QUANT, org/name/file.gguf).`);
   }
-  return resolveHf(hf, opts);
+  return { hf };
+}
+
+/** A local file or folder as is; otherwise a Hub reference resolved through the HF cache. */
+export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): Promise<ResolvedModel> {
+  const c = classifyModelRef(ref);
+  return 'local' in c ? { path: c.local, source: 'local' } : resolveHf(c.hf, opts);
 }
 
 /** A Hub reference: the cached snapshot offline, else the repo's listing and what is missing of it. */
