@@ -77,7 +77,9 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
     const wg = Math.min(256, Math.max(32, bucket(Math.ceil(shape.K / 32))), dev.limits.maxComputeInvocationsPerWorkgroup);
     return {
       wg,
-      rows: shape.N >= 4096 ? 2 : 1,
+      // Short rows (small K) give each workgroup little work: take more rows per workgroup so
+      // that per-workgroup overhead does not dominate (it does on CPU Vulkan implementations).
+      rows: shape.N >= 4096 ? (shape.K <= 1024 ? 4 : 2) : 1,
       mb: Math.min(4, bucket(shape.M)),
       ppt,
       reduce: dev.features.subgroups ? 'subgroup' : 'plain',
