@@ -45,6 +45,8 @@ export interface EngineOptions {
   /** 'auto' tunes kernels missing from the tune cache at load (default 'off': defaults for misses) */
   tune?: 'off' | 'auto';
   tuneBudgetMs?: number;
+  /** with tune: 'auto', the most time one kernel may take (default 5 s) */
+  tunePerKernelMs?: number;
   /** the name the OpenAI API reports (default: the model file or folder name) */
   modelName?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -96,6 +98,7 @@ export async function createEngine(opts: EngineOptions): Promise<WgllmEngine> {
     const configs = tunedConfigs(ctx, cache, {
       tune: opts.tune ?? 'off',
       ...(opts.tuneBudgetMs !== undefined ? { budgetMs: opts.tuneBudgetMs } : {}),
+      ...(opts.tunePerKernelMs !== undefined ? { perKernelMs: opts.tunePerKernelMs } : {}),
       onProgress: (event) => progress({ phase: 'tune', event }),
     });
     const runner = await ModelRunner.create(ctx, model, {
