@@ -27,14 +27,16 @@ export class ServerMetrics {
 
   constructor() {
     const registers = [this.registry];
+    // prom-client calls collect() with the metric as `this`; the engine is reached through this closure.
+    const current = () => this.stats?.();
     const fromStats = (name: string, help: string, read: (s: EngineStats) => number) => {
-      const self = this;
       new Gauge({
         name,
         help,
         registers,
         collect() {
-          if (self.stats) this.set(read(self.stats()));
+          const s = current();
+          if (s) this.set(read(s));
         },
       });
     };
@@ -44,15 +46,15 @@ export class ServerMetrics {
     fromStats('wgllm:num_kv_blocks', 'KV-cache blocks in the pool.', (s) => s.numKvBlocks);
     // Monotonic engine totals as counters: each scrape adds what grew since the last one.
     const totalCounter = (name: string, help: string, read: (s: EngineStats) => number) => {
-      const self = this;
       let last = 0;
       new Counter({
         name,
         help,
         registers,
         collect() {
-          if (!self.stats) return;
-          const now = read(self.stats());
+          const s = current();
+          if (!s) return;
+          const now = read(s);
           if (now > last) this.inc(now - last);
           last = Math.max(last, now);
         },

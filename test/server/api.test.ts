@@ -1,6 +1,6 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { metricValue, scrape, startServer, storiesEngine, STORIES_TEMPLATE } from './helpers.js';
+import { metricValue, parseSse, scrape, startServer, storiesEngine, STORIES_TEMPLATE } from './helpers.js';
 
 /**
  * The OpenAI API through the official `openai` client against a live server on loopback:
@@ -155,6 +155,38 @@ describe('OpenAI client against wgllm serve (stories260K)', () => {
       expect(log).toHaveBeenCalledOnce();
       const r = await s.client.completions.create(completionParams({ model: 'stories', prompt: 'x', ...greedy, max_tokens: 2 }));
       expect(r.usage!.completion_tokens).toBe(2);
+    } finally {
+      spy.mockRestore();
+      await s.server.close({ timeoutMs: 1000 });
+    }
+  });
+
+  it('an engine failure mid-stream ends the SSE stream with an error event and [DONE]', async () => {
+    const log = vi.fn();
+    const real = engine.generate.bind(engine);
+    const spy = vi.spyOn(engine, 'generate').mockImplementationOnce((prompt, params, opts) => {
+      const events = real(prompt, params, opts);
+      return (async function* () {
+        for await (const e of events) {
+          yield e;
+          throw new Error('device lost (simulated)');
+        }
+      })();
+    });
+    const s = await startServer({ engine, log });
+    try {
+      const r = await fetch(`${s.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'Once', max_tokens: 8, stream: true }),
+      });
+      expect(r.status).toBe(200);
+      const { events, done } = parseSse(await r.text());
+      expect(done).toBe(true);
+      expect(events.at(-1)).toMatchObject({ error: { type: 'server_error', message: 'device lost (simulated)' } });
+      expect(log).toHaveBeenCalledOnce();
+      await vi.waitFor(() => expect(engine.stats().kvCacheUsage).toBe(0));
+      expect((await fetch(`${s.url}/health`, { method: 'HEAD' })).status).toBe(200);
     } finally {
       spy.mockRestore();
       await s.server.close({ timeoutMs: 1000 });

@@ -20,6 +20,8 @@ export interface FakeHub {
   log: string[];
   /** the next download of this path stops after this many bytes */
   cutAfter: Map<string, number>;
+  /** the next download of this path has one byte changed */
+  corrupt: Set<string>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ const LFS_MIN = 1024;
 export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<FakeHub> {
   const log: string[] = [];
   const cutAfter = new Map<string, number>();
+  const corrupt = new Set<string>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = decodeURIComponent(url.pathname);
@@ -64,7 +67,12 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
       res.writeHead(416, { 'content-range': `bytes */${file.byteLength}` });
       return res.end();
     }
-    const body = file.subarray(start);
+    let body = file.subarray(start);
+    if (corrupt.delete(dl[3]!)) {
+      body = body.slice();
+      const mid = body.byteLength >> 1;
+      body[mid] = body[mid]! ^ 0xff;
+    }
     res.writeHead(m ? 206 : 200, {
       'content-length': String(body.byteLength),
       ...(m ? { 'content-range': `bytes ${start}-${file.byteLength - 1}/${file.byteLength}` } : {}),
@@ -84,6 +92,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     url: `http://127.0.0.1:${port}`,
     log,
     cutAfter,
+    corrupt,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

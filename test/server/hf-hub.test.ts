@@ -190,6 +190,16 @@ describe('downloads from a Hub (a fake one on loopback)', async () => {
     expect(existsSync(part)).toBe(false);
   });
 
+  it('bytes that do not match the Hub\'s hash are thrown away, never used', async () => {
+    const cacheDir = temp();
+    hub.corrupt.add('stories-Q8_0.gguf');
+    const e = await failure(resolveModelRef('test-org/stories:Q8_0', { cacheDir, endpoint: hub.url }));
+    expect(e.message).toMatch(/do not match the Hub's hash .*run again/);
+    expect(existsSync(join(cacheDir, 'models--test-org--stories', 'blobs', `${sha256(gguf.subarray(0, 4096))}.incomplete`))).toBe(false);
+    const r = await resolveModelRef('test-org/stories:Q8_0', { cacheDir, endpoint: hub.url });
+    expect(sha256(readFileSync(r.path))).toBe(sha256(gguf.subarray(0, 4096)));
+  });
+
   it('gated, missing repos and missing files are clear errors', async () => {
     const cacheDir = temp();
     expect((await failure(resolveModelRef('test-org/gated', { cacheDir, endpoint: hub.url }))).message).toMatch(/access denied .*HTTP 401.*set HF_TOKEN/);

@@ -12,7 +12,8 @@
  * Offline (`offline: true` or HF_HUB_OFFLINE=1) never touches the network. Online, a Hub that
  * cannot be reached falls back to the cached snapshot of the revision when there is one.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import nodePath from 'node:path';
@@ -325,5 +326,21 @@ async function downloadBlob(hubFetch: typeof fetch, url: string, blob: string, s
     }
   }
   if (done !== size) throw new WgllmError('model_format', `${url}: got ${done} bytes, the Hub lists ${size}; run again to resume`);
+  // The etag is the content's hash (sha256 for LFS/Xet files, the git blob sha1 otherwise): a
+  // resumed or concurrently written file that does not match is thrown away, never used.
+  const actual = await contentHash(part, nodePath.basename(blob), size);
+  if (actual !== undefined && actual !== nodePath.basename(blob)) {
+    await rm(part, { force: true });
+    throw new WgllmError('model_format', `${url}: the downloaded bytes do not match the Hub's hash (${actual.slice(0, 12)}… != ${nodePath.basename(blob).slice(0, 12)}…); the partial file was removed: run again`);
+  }
   await rename(part, blob);
+}
+
+async function contentHash(file: string, etag: string, size: number): Promise<string | undefined> {
+  const kind = /^[0-9a-f]{64}$/.test(etag) ? 'sha256' : /^[0-9a-f]{40}$/.test(etag) ? 'sha1' : undefined;
+  if (!kind) return undefined;
+  const h = createHash(kind);
+  if (kind === 'sha1') h.update(`blob ${size}\0`);
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
