@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.js';
 import { createBuffer } from '../gpu/buffers.js';
 import { GPUBufferUsageConst } from '../gpu/constants.js';
-import { createBindGroup, Dispatch, type BufferBinding } from '../gpu/launch.js';
+import { createBindGroup, type BufferBinding } from '../gpu/launch.js';
 import type { CachedPipeline } from '../gpu/pipeline-cache.js';
 import { packUniforms, uniformByteSize } from '../gpu/uniforms.js';
 import { WgllmError } from '../core/errors.js';
@@ -25,20 +25,11 @@ export async function compileKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C
 
 /**
  * One kernel bound to its buffers, with its own uniform buffer: built once (pipeline, bind
- * group), then `setShape` per step rewrites only the uniform values and the grid.
+ * group), then `setShape` per step rewrites only the uniform values and the grid. A KernelGroup
+ * of one member.
  */
 export class KernelDispatch<S, C> {
-  private readonly uniformData: ArrayBuffer;
-
-  private constructor(
-    private readonly ctx: GpuContext,
-    readonly spec: KernelSpec<S, C>,
-    readonly cfg: C,
-    private readonly dispatch: Dispatch,
-    private readonly uniformBuffer: GPUBuffer,
-  ) {
-    this.uniformData = new ArrayBuffer(uniformByteSize(spec.uniforms));
-  }
+  private constructor(private readonly group: KernelGroup<S, C>) {}
 
   /** `buffers` maps every non-uniform binding name of the spec to its buffer. */
   static async create<S, C>(
@@ -48,39 +39,28 @@ export class KernelDispatch<S, C> {
     cfg: C,
     buffers: Readonly<Record<string, GPUBuffer | BufferBinding>>,
   ): Promise<KernelDispatch<S, C>> {
-    const cached = await compileKernel(ctx, spec, shape, cfg);
-    const uniformBuffer = createBuffer(
-      ctx,
-      uniformByteSize(spec.uniforms),
-      `${spec.id}:params`,
-      GPUBufferUsageConst.UNIFORM | GPUBufferUsageConst.COPY_DST,
-    );
-    const ordered = spec.bindings(shape).map((b) => {
-      if (b.kind === 'uniform') return { binding: b.binding, resource: uniformBuffer };
-      const buf = buffers[b.name];
-      if (!buf) throw new WgllmError('invalid_argument', `${spec.id}: no buffer given for binding '${b.name}'`);
-      return { binding: b.binding, resource: buf };
-    });
-    const d = Dispatch.create(ctx, cached, ordered, [0, 0, 0], spec.id);
-    const kd = new KernelDispatch(ctx, spec, cfg, d, uniformBuffer);
-    kd.setShape(shape);
-    return kd;
+    return new KernelDispatch(await KernelGroup.create(ctx, spec, shape, cfg, [buffers]));
+  }
+
+  get spec(): KernelSpec<S, C> {
+    return this.group.spec;
+  }
+
+  get cfg(): C {
+    return this.group.cfg;
   }
 
   /** Updates the per-launch sizes (uniform values and grid) for a new shape of the same program. */
   setShape(shape: S): void {
-    const launch = this.spec.dispatch(shape, this.cfg, this.ctx.info);
-    packUniforms(this.spec.uniforms, launch.uniforms, this.uniformData);
-    this.ctx.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData);
-    this.dispatch.grid = launch.grid;
+    this.group.setShape(shape);
   }
 
   encode(pass: GPUComputePassEncoder): void {
-    this.dispatch.encode(pass);
+    this.group.encode(pass, 0);
   }
 
   destroy(): void {
-    this.uniformBuffer.destroy();
+    this.group.destroy();
   }
 }
 
