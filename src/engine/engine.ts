@@ -195,7 +195,6 @@ export class Engine {
       this.releaseSlot(state);
       state.fail(err);
     }
-    this.p.scheduler.schedule(); // drains the finished list so the next step starts clean
   }
 
   /** One step: schedule, run, sample, stream. Returns false when nothing could be scheduled. */
@@ -283,7 +282,9 @@ export class Engine {
         positions.push(s.numComputedTokensBefore + i);
       }
       seqs.push({ queryLen: s.numScheduledTokens, seqLen: s.numComputedTokensBefore + s.numScheduledTokens, blockIds: s.blockIds });
-      if (s.samplesThisStep) {
+      // A request aborted while this step was being planned still has its tokens computed (the
+      // scheduler already counted them) but samples nothing: its slot may be reused already.
+      if (s.samplesThisStep && this.states.has(s.requestId)) {
         sampleRows.push(start + s.numScheduledTokens - 1);
         rows.push({ slot: state.slot, params: state.sampling, step: state.numGenerated });
         sampleIds.push(s.requestId);
