@@ -43,6 +43,7 @@ let nextId = 0;
  */
 export class Engine {
   private readonly states = new Map<string, RequestState>();
+  private readonly detach = new Map<string, () => void>();
   private readonly freeSlots: number[];
   private loop: Promise<void> | undefined;
   private disposed = false;
@@ -86,7 +87,13 @@ export class Engine {
       state.finish('abort');
       return state.channel;
     }
-    opts.signal?.addEventListener('abort', () => this.abort(requestId), { once: true });
+    const signal = opts.signal;
+    if (signal) {
+      // Removed when the request ends, so a long-lived signal does not keep finished requests alive.
+      const onAbort = () => this.abort(requestId);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.detach.set(requestId, () => signal.removeEventListener('abort', onAbort));
+    }
     this.states.set(requestId, state);
     this.p.scheduler.addRequest(request);
     this.totals.requests++;
@@ -153,8 +160,14 @@ export class Engine {
     this.retire(state, 'FINISHED_ABORTED');
   }
 
-  private retire(state: RequestState, status: FinishedStatus, stop?: string | number): void {
+  private forget(state: RequestState): void {
     this.states.delete(state.requestId);
+    this.detach.get(state.requestId)?.();
+    this.detach.delete(state.requestId);
+  }
+
+  private retire(state: RequestState, status: FinishedStatus, stop?: string | number): void {
+    this.forget(state);
     this.releaseSlot(state);
     state.finish(finishReason(status), stop);
   }
@@ -191,7 +204,7 @@ export class Engine {
     const err = e instanceof WgllmError ? e : new WgllmError('internal', `a step failed: ${(e as Error)?.message ?? e}`, { cause: e });
     for (const state of [...this.states.values()]) {
       this.p.scheduler.finishRequests(state.requestId, RequestStatus.FINISHED_ABORTED);
-      this.states.delete(state.requestId);
+      this.forget(state);
       this.releaseSlot(state);
       state.fail(err);
     }
