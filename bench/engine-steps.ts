@@ -1,0 +1,204 @@
+/**
+ * Runner-level measurements for bench/engine.ts, where the Engine exposes no hook: host (CPU)
+ * time of one decode step split into prepare / encode / submit, GPU time of the step's forward
+ * pass (timestamp queries), GPU memory by kind, and device copy bandwidth (the roofline).
+ */
+import { GPUBufferUsageConst } from '../src/gpu/constants.js';
+import type { GpuContext } from '../src/gpu/context.js';
+import { grid1d } from '../src/gpu/grid.js';
+import { GpuTimer } from '../src/gpu/timer.js';
+import type { ModelRunner } from '../src/model/runner.js';
+import type { ModelWeights } from '../src/model/weights.js';
+
+const r4 = (x: number) => Number(x.toFixed(4));
+
+export function median(xs: readonly number[]): number {
+  return percentile(xs, 50);
+}
+
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+/** Deterministic token ids (a tiny LCG), so runs compare; values do not matter for speed. */
+export function randomIds(n: number, vocab: number, seed: number): number[] {
+  let x = (seed * 2654435761 + 1) >>> 0;
+  return Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x % vocab;
+  });
+}
+
+/**
+ * ModelRunner keeps its weights and activation buffers private; a benchmark may read them
+ * (src/ has no accessor, and the bench must not edit src/).
+ */
+interface RunnerInternals {
+  weights: ModelWeights;
+  buf: Record<string, GPUBuffer | undefined>;
+}
+
+export interface MemoryReport {
+  /** bytes of the model file's tensors (as stored) */
+  weightFileBytes: number;
+  /** bytes of the weight buffers on the GPU (may differ: e.g. fused or converted tensors) */
+  weightGpuBytes: number;
+  /** weight bytes a decode step streams: all but the embedding table, unless tied to lm_head */
+  weightBytesPerStep: number;
+  kvCacheBytes: number;
+  kvCacheTokens: number;
+  /** the runner's activation buffers (sized by maxNumBatchedTokens and maxNumSeqs); not the sampler's */
+  activationBytes: number;
+  totalGpuBytes: number;
+}
+
+export function memoryReport(runner: ModelRunner, weightFileBytes: number): MemoryReport {
+  const r = runner as unknown as RunnerInternals;
+  const weightGpuBytes = r.weights.buffers.reduce((a, b) => a + b.size, 0);
+  const tied = r.weights.output.weight.buffer === r.weights.embedding.weight.buffer;
+  const weightBytesPerStep = weightGpuBytes - (tied ? 0 : r.weights.embedding.weight.buffer.size);
+  const activationBytes = Object.values(r.buf).reduce((a, b) => a + (b?.size ?? 0), 0);
+  const kv = runner.kvCache;
+  return {
+    weightFileBytes,
+    weightGpuBytes,
+    weightBytesPerStep,
+    kvCacheBytes: kv.totalBytes,
+    kvCacheTokens: kv.capacityTokens,
+    activationBytes,
+    totalGpuBytes: weightGpuBytes + kv.totalBytes + activationBytes,
+  };
+}
+
+export interface StepTiming {
+  batch: number;
+  contextLen: number;
+  steps: number;
+  /** CPU ms per step (median): prepare (host inputs + metadata), encode (record + finish), submit */
+  hostMs: { prepare: number; encode: number; submit: number; total: number };
+  /** ms from the start of prepare to the GPU finishing (median), one step at a time */
+  stepWallMs: number;
+  /** GPU ms of the forward pass (median); null without timestamp-query */
+  gpuMs: number | null;
+}
+
+/**
+ * A direct decode loop on the runner (as test/support/greedy.ts, without sampling): `batch`
+ * sequences at `contextLen` tokens of KV each, one token per sequence per step. The KV holds
+ * whatever the cache holds (no prefill): attention reads the same bytes either way.
+ */
+export async function timeDecodeSteps(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, steps: number): Promise<StepTiming> {
+  const bs = runner.blockSize;
+  const perSeq = Math.ceil((contextLen + steps + 1) / bs);
+  if (1 + batch * perSeq > runner.numBlocks) throw new Error(`decode-steps: ${batch} x ${perSeq} blocks exceed the cache's ${runner.numBlocks}`);
+  const blocks = Array.from({ length: batch }, (_, i) => Array.from({ length: perSeq }, (_, j) => 1 + i * perSeq + j));
+  const ids = randomIds(batch, runner.config.vocabSize, batch);
+  const stepAt = (s: number) => ({
+    tokenIds: ids,
+    positions: blocks.map(() => contextLen + s),
+    seqs: blocks.map((blockIds) => ({ queryLen: 1, seqLen: contextLen + s + 1, blockIds })),
+    sampleRows: blocks.map((_, i) => i),
+  });
+  const prep: number[] = [];
+  const encd: number[] = [];
+  const subm: number[] = [];
+  const wall: number[] = [];
+  for (let s = -2; s < steps; s++) {
+    const t0 = performance.now();
+    runner.prepare(stepAt(Math.max(0, s)));
+    const t1 = performance.now();
+    const enc = ctx.device.createCommandEncoder({ label: 'bench-decode' });
+    const pass = enc.beginComputePass();
+    runner.encode(pass);
+    pass.end();
+    const cb = enc.finish();
+    const t2 = performance.now();
+    ctx.queue.submit([cb]);
+    const t3 = performance.now();
+    await ctx.queue.onSubmittedWorkDone();
+    const t4 = performance.now();
+    if (s < 0) continue; // warm-up steps (first-use pipeline and bind-group work)
+    prep.push(t1 - t0);
+    encd.push(t2 - t1);
+    subm.push(t3 - t2);
+    wall.push(t4 - t0);
+  }
+  let gpuMs: number | null = null;
+  const timer = new GpuTimer(ctx);
+  if (timer.usesTimestamps) {
+    runner.prepare(stepAt(0));
+    const g: number[] = [];
+    for (let i = 0; i < Math.max(3, Math.min(steps, 20)); i++) g.push(await timer.time((p) => runner.encode(p)));
+    gpuMs = median(g);
+  }
+  timer.destroy();
+  const hostMs = { prepare: r4(median(prep)), encode: r4(median(encd)), submit: r4(median(subm)), total: 0 };
+  hostMs.total = r4(median(prep.map((p, i) => p + encd[i]! + subm[i]!)));
+  return { batch, contextLen, steps, hostMs, stepWallMs: r4(median(wall)), gpuMs: gpuMs === null ? null : r4(gpuMs) };
+}
+
+const COPY_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<u32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + li;
+  if (i < arrayLength(&src)) { dst[i] = src[i]; }
+}`;
+
+export interface CopyBandwidth {
+  bytes: number;
+  iterations: number;
+  /** ms per copy of `bytes` (median of the repeats) */
+  ms: number;
+  /** bytes copied per second (each byte read once and written once) */
+  copyGBps: number;
+  /** DRAM traffic per second, read + write: the roofline for streaming weights */
+  readWriteGBps: number;
+  method: 'wgsl-timestamps' | 'wgsl-wallclock';
+}
+
+/** A plain vec4<u32> copy kernel over `bytes`, in bindings no larger than the adapter allows. */
+export async function copyBandwidth(ctx: GpuContext, bytes: number, iterations: number, repeats = 3): Promise<CopyBandwidth> {
+  const lim = ctx.device.limits;
+  const maxBind = Math.floor(Math.min(lim.maxStorageBufferBindingSize, 1 << 30) / 256) * 256;
+  const size = Math.floor(Math.min(bytes, lim.maxBufferSize) / 256) * 256;
+  const usage = GPUBufferUsageConst.STORAGE | GPUBufferUsageConst.COPY_SRC | GPUBufferUsageConst.COPY_DST;
+  const src = ctx.device.createBuffer({ size, usage, label: 'bw-src' });
+  const dst = ctx.device.createBuffer({ size, usage, label: 'bw-dst' });
+  const module = ctx.device.createShaderModule({ code: COPY_WGSL });
+  const pipeline = ctx.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const chunks: { bg: GPUBindGroup; grid: [number, number, number] }[] = [];
+  for (let off = 0; off < size; off += maxBind) {
+    const n = Math.min(maxBind, size - off);
+    const bg = ctx.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: src, offset: off, size: n } },
+        { binding: 1, resource: { buffer: dst, offset: off, size: n } },
+      ],
+    });
+    chunks.push({ bg, grid: grid1d(Math.ceil(n / 16 / 256), lim.maxComputeWorkgroupsPerDimension) });
+  }
+  const timer = new GpuTimer(ctx);
+  const record = (pass: GPUComputePassEncoder) => {
+    pass.setPipeline(pipeline);
+    for (const c of chunks) {
+      pass.setBindGroup(0, c.bg);
+      pass.dispatchWorkgroups(...c.grid);
+    }
+  };
+  await timer.time(record, 1); // warm-up: pipeline creation, first touch of the pages
+  const ms: number[] = [];
+  for (let r = 0; r < repeats; r++) ms.push(await timer.time(record, iterations));
+  const method = timer.usesTimestamps ? 'wgsl-timestamps' : 'wgsl-wallclock';
+  timer.destroy();
+  src.destroy();
+  dst.destroy();
+  const t = median(ms);
+  const copyGBps = size / (t / 1e3) / 1e9;
+  return { bytes: size, iterations, ms: r4(t), copyGBps: r4(copyGBps), readWriteGBps: r4(2 * copyGBps), method };
+}

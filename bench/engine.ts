@@ -1,0 +1,256 @@
+/**
+ * End-to-end engine benchmark: decode and prefill speed through the engine, serving throughput
+ * through its scheduler, host vs GPU time per decode step, GPU memory, and copy bandwidth (so
+ * decode can be read as a fraction of the bandwidth roofline).
+ *
+ *   node bench/build.mjs bench/engine.ts
+ *   node bench/dist/engine.js --model PATH [--act f16|f32] [--batches 1,8,32,64] [--gen 128]
+ *     [--prompts 128,512,2048] [--concurrency 32] [--copy-mib 1024] [--out FILE]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ActDType } from '../src/core/dtype.js';
+import { createEngine, type WgllmEngine } from '../src/engine/create.js';
+import { acquireGpu } from '../src/gpu/acquire.js';
+import type { GpuContext } from '../src/gpu/context.js';
+import { openModelFiles } from '../src/model/open.js';
+import { ModelRunner } from '../src/model/runner.js';
+import { createNodePlatform, openLocalModel } from '../src/platform/node/index.js';
+import { copyBandwidth, median, memoryReport, percentile, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    act: { type: 'string' },
+    batches: { type: 'string', default: '1,8,32,64' },
+    gen: { type: 'string', default: '128' },
+    prompts: { type: 'string', default: '128,512,2048' },
+    concurrency: { type: 'string', default: '32' },
+    'decode-prompt': { type: 'string', default: '32' },
+    'max-batched-tokens': { type: 'string', default: '512' },
+    'kv-cache-mib': { type: 'string' },
+    'copy-mib': { type: 'string', default: '1024' },
+    'copy-iters': { type: 'string', default: '5' },
+    'step-iters': { type: 'string', default: '30' },
+    skip: { type: 'string', default: '' },
+    out: { type: 'string' },
+  },
+});
+
+const ints = (s: string) => s.split(',').filter(Boolean).map(Number);
+const round = (x: number, d = 3) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+const pcts = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)), mean: round(xs.reduce((a, b) => a + b, 0) / xs.length) });
+
+interface Trace {
+  /** performance.now() at submission */
+  start: number;
+  /** arrival time of each token (a tokens event may carry several) */
+  tokenTimes: number[];
+  ttftMs: number;
+}
+
+/** Runs the requests concurrently through the engine, greedy with ignoreEos, recording arrivals. */
+async function runRequests(engine: WgllmEngine, prompts: number[][], maxTokens: number): Promise<{ traces: Trace[]; wallMs: number }> {
+  const t0 = performance.now();
+  const traces = await Promise.all(
+    prompts.map(async (ids) => {
+      const tr: Trace = { start: performance.now(), tokenTimes: [], ttftMs: NaN };
+      for await (const ev of engine.generate(ids, { temperature: 0, maxTokens, ignoreEos: true })) {
+        const now = performance.now();
+        if (ev.type === 'tokens') for (let i = 0; i < ev.tokenIds.length; i++) tr.tokenTimes.push(now);
+        else tr.ttftMs = ev.timings.ttftMs;
+      }
+      return tr;
+    }),
+  );
+  return { traces, wallMs: performance.now() - t0 };
+}
+
+const itls = (traces: Trace[]) => traces.flatMap((t) => t.tokenTimes.slice(1).map((x, i) => x - t.tokenTimes[i]!));
+
+async function decodeBench(engine: WgllmEngine, batch: number, gen: number, promptLen: number, vocab: number) {
+  const prompts = Array.from({ length: batch }, (_, i) => randomIds(promptLen, vocab, 1000 + i));
+  const { traces } = await runRequests(engine, prompts, gen);
+  // Decode phase: from the moment every prompt has its first token (all prefilled) to the end.
+  const tStart = Math.max(...traces.map((t) => t.tokenTimes[0] ?? Infinity));
+  const tEnd = Math.max(...traces.map((t) => t.tokenTimes.at(-1) ?? -Infinity));
+  const tokens = traces.reduce((a, t) => a + t.tokenTimes.filter((x) => x > tStart).length, 0);
+  const sec = (tEnd - tStart) / 1e3;
+  const agg = tokens / sec;
+  return {
+    batch,
+    gen,
+    promptLen,
+    decodeTokens: tokens,
+    decodeMs: round(tEnd - tStart),
+    tokensPerSec: round(agg, 2),
+    perSeqTokensPerSec: round(agg / batch, 2),
+    itlMs: pcts(itls(traces)),
+  };
+}
+
+async function prefillBench(engine: WgllmEngine, len: number, vocab: number, repeats: number) {
+  const ttft: number[] = [];
+  // A fresh random prompt each time: the prefix cache must not serve it.
+  for (let r = 0; r < repeats; r++) {
+    const { traces } = await runRequests(engine, [randomIds(len, vocab, 5000 + 31 * len + r)], 1);
+    ttft.push(traces[0]!.ttftMs);
+  }
+  const ms = median(ttft);
+  return { promptLen: len, repeats, ttftMs: round(ms), ttftAllMs: ttft.map((x) => round(x)), tokensPerSec: round(len / (ms / 1e3), 2) };
+}
+
+async function servingBench(engine: WgllmEngine, n: number, lens: number[], gen: number, vocab: number) {
+  const prompts = Array.from({ length: n }, (_, i) => randomIds(lens[i % lens.length]!, vocab, 9000 + i));
+  const before = engine.stats().totals;
+  const { traces, wallMs } = await runRequests(engine, prompts, gen);
+  const after = engine.stats().totals;
+  const out = traces.reduce((a, t) => a + t.tokenTimes.length, 0);
+  const inp = prompts.reduce((a, p) => a + p.length, 0);
+  return {
+    requests: n,
+    promptLens: lens,
+    gen,
+    wallMs: round(wallMs),
+    outputTokensPerSec: round(out / (wallMs / 1e3), 2),
+    totalTokensPerSec: round((out + inp) / (wallMs / 1e3), 2),
+    ttftMs: pcts(traces.map((t) => t.ttftMs)),
+    itlMs: pcts(itls(traces)),
+    steps: after.steps - before.steps,
+    preemptions: after.preemptions - before.preemptions,
+  };
+}
+
+/** Host/GPU time per decode step, on a ModelRunner of its own (the Engine has no per-step hook). */
+async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, batches: number[], ctxLen: number, iters: number) {
+  const { model } = await openModelFiles(await openLocalModel(modelPath));
+  const maxModelLen = Math.min(model.config.maxPositionEmbeddings, ctxLen + iters + 8);
+  const maxNumSeqs = Math.max(...batches);
+  const runner = await ModelRunner.create(gpu, model, {
+    act,
+    limits: { maxNumTokens: Math.max(maxNumSeqs, 16), maxNumSeqs, maxModelLen },
+    kv: { numBlocks: 2 + maxNumSeqs * Math.ceil(maxModelLen / 16), blockSize: 16 },
+  });
+  await model.close();
+  const steps: StepTiming[] = [];
+  try {
+    for (const b of batches) steps.push(await timeDecodeSteps(gpu, runner, b, Math.min(ctxLen, maxModelLen - iters - 2), iters));
+  } finally {
+    runner.dispose();
+  }
+  return steps;
+}
+
+/** Bytes of the model file's tensors as stored (reads only the file's header and index). */
+async function weightFileBytes(modelPath: string): Promise<number> {
+  const { model } = await openModelFiles(await openLocalModel(modelPath));
+  const n = [...model.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
+  await model.close();
+  return n;
+}
+
+async function main(): Promise<void> {
+  if (!args.model) throw new Error('--model PATH is required');
+  const skip = new Set(args.skip!.split(',').filter(Boolean));
+  const platform = createNodePlatform();
+  const gpu = await acquireGpu(platform);
+  const act = (args.act ?? (gpu.info.features.f16 ? 'f16' : 'f32')) as ActDType;
+  const batches = ints(args.batches!);
+  const prompts = ints(args.prompts!);
+  const gen = Number(args.gen);
+  const conc = Number(args.concurrency);
+  const decodePrompt = Number(args['decode-prompt']);
+  const kvBytes = args['kv-cache-mib'] ? Number(args['kv-cache-mib']) * 2 ** 20 : undefined;
+  const log = (m: string) => console.error(`[engine-bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
+  log(`adapter ${gpu.info.vendor}/${gpu.info.device || gpu.info.architecture} act ${act}`);
+
+  const result: Record<string, unknown> = {
+    kind: 'engine-bench',
+    date: new Date().toISOString(),
+    adapter: gpu.info,
+    options: { ...args, act },
+  };
+  if (!skip.has('copy')) {
+    log(`copy bandwidth, ${args['copy-mib']} MiB`);
+    result.copyBandwidth = await copyBandwidth(gpu, Number(args['copy-mib']) * 2 ** 20, Number(args['copy-iters']));
+  }
+  const maxModelLen = Math.max(...prompts, decodePrompt) + gen + 16;
+  const opts = {
+    act,
+    maxModelLen,
+    maxNumSeqs: Math.max(...batches, conc),
+    maxNumBatchedTokens: Number(args['max-batched-tokens']),
+    ...(kvBytes ? { kvCacheBytes: kvBytes } : {}),
+    tune: 'off' as const,
+  };
+  result.engineOptions = opts;
+  const tLoad = performance.now();
+  const engine = await createEngine({ model: args.model, platform, gpu, ...opts });
+  result.loadMs = round(performance.now() - tLoad);
+  // The engine keeps its runner private: read it for the memory figures (bench only, not API).
+  const engineRunner = (engine as unknown as { p?: { runner?: ModelRunner } }).p?.runner;
+  if (!engineRunner) throw new Error('bench/engine.ts: Engine no longer keeps its runner at .p.runner; update memoryReport');
+  const memory = memoryReport(engineRunner, await weightFileBytes(args.model));
+  result.memory = memory;
+  try {
+    // Random prompts within the tokenizer's vocabulary (never larger than the model's).
+    const V = engine.tokenizer.vocabSize;
+    log('warm-up');
+    await runRequests(engine, [randomIds(Math.min(16, decodePrompt), V, 1)], 4);
+    if (!skip.has('decode')) {
+      const rows = [];
+      for (const b of batches) {
+        log(`decode batch ${b}`);
+        rows.push(await decodeBench(engine, b, gen, decodePrompt, V));
+      }
+      result.decode = rows;
+    }
+    if (!skip.has('prefill')) {
+      const rows = [];
+      for (const len of prompts) {
+        log(`prefill ${len}`);
+        rows.push(await prefillBench(engine, len, V, 3));
+      }
+      result.prefill = rows;
+    }
+    if (!skip.has('serving')) {
+      log(`serving, ${conc} requests`);
+      result.serving = await servingBench(engine, conc, prompts, gen, V);
+    }
+    result.engineStats = engine.stats();
+  } finally {
+    await engine.dispose();
+  }
+  if (!skip.has('steps')) {
+    log('runner decode steps (host vs GPU time)');
+    const rb = await runnerBench(gpu, args.model, act, batches, decodePrompt, Number(args['step-iters']));
+    result.decodeSteps = rb;
+    const bw = result.copyBandwidth as { readWriteGBps: number } | undefined;
+    if (bw) {
+      // Roofline: a decode step must stream every weight once; at batch b it yields b tokens.
+      const floorMs = memory.weightBytesPerStep / (bw.readWriteGBps * 1e9) * 1e3;
+      const decode = (result.decode ?? []) as { batch: number; tokensPerSec: number | null }[];
+      result.roofline = {
+        weightBytesPerStep: memory.weightBytesPerStep,
+        bandwidthGBps: round(bw.readWriteGBps, 1),
+        stepFloorMs: round(floorMs, 4),
+        batch1CeilingTokensPerSec: round(1e3 / floorMs, 1),
+        decodeFraction: decode.map((d) => ({ batch: d.batch, fraction: d.tokensPerSec === null ? null : round(d.tokensPerSec / d.batch / (1e3 / floorMs), 4) })),
+        gpuStepFraction: rb.map((s) => ({ batch: s.batch, fraction: s.gpuMs === null ? null : round(floorMs / s.gpuMs, 4) })),
+      };
+    }
+  }
+  gpu.destroy();
+  const dev = gpu.info;
+  const out = args.out ?? `bench/results/engine-${(dev.device || dev.architecture || 'unknown').replace(/[^\w.-]+/g, '_')}.json`;
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(result, null, 2));
+  console.log(JSON.stringify({ decode: result.decode, prefill: result.prefill, serving: result.serving, decodeSteps: result.decodeSteps, memory: result.memory, copyBandwidth: result.copyBandwidth, roofline: result.roofline }, null, 2));
+  log(`wrote ${out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
