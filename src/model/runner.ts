@@ -1,23 +1,26 @@
 import type { ActDType } from '../core/dtype.js';
 import { WgllmError } from '../core/errors.js';
 import type { ModelConfig } from '../core/model-config.js';
-import { ropeCosSinForModel } from '../core/reference/rope.js';
 import { kvBlockBytes, PagedKVCache } from '../attention/paged-kv-cache.js';
 import type { AttentionMetadata, StepSeq } from '../attention/types.js';
 import { fusedQkvViews, WgslAttentionBackend, type WgslLayerBinding } from '../attention/wgsl-backend.js';
 import type { GpuContext } from '../gpu/context.js';
-import { createBuffer, readBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers.js';
-import { embeddingSpec, type EmbeddingShape } from '../kernels/embedding.js';
-import { KernelGroup } from '../kernels/launch.js';
-import { rmsnormSpec, type RmsnormShape } from '../kernels/rmsnorm.js';
-import { ropeSpec, type RopeShape } from '../kernels/rope.js';
-import { swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
-import type { KernelSpec } from '../kernels/spec.js';
+import { readBuffer, writeBuffer } from '../gpu/buffers.js';
 import { f16ArrayToF32 } from '../core/dtype.js';
 import { defaultConfigs, type ConfigSource } from './config-source.js';
-import { LinearGroup } from './linear.js';
+import {
+  ACT_BYTES,
+  allocateActivations,
+  attentionConfigs,
+  buildKernels,
+  embedShape,
+  qkNormShapes,
+  ropeShapes,
+  type Activations,
+  type Kernels,
+} from './runner-build.js';
 import type { ModelFile } from './formats/types.js';
-import { uploadModelWeights, type Linear, type ModelWeights } from './weights.js';
+import { uploadModelWeights, type ModelWeights } from './weights.js';
 import type { UploadProgress } from './weight-upload.js';
 
 /**
@@ -58,42 +61,6 @@ export interface RunnerStep {
   /** [numSamples] index into the step's tokens of each row that needs logits */
   sampleRows: ArrayLike<number>;
 }
-
-interface Activations {
-  ids: GPUBuffer; // [maxNumTokens] u32
-  positions: GPUBuffer; // [maxNumTokens] u32
-  sampleRows: GPUBuffer; // [maxNumSeqs] u32
-  cosSin: GPUBuffer; // [maxModelLen, rotaryDim / 2, 2] f32
-  residual: GPUBuffer; // [maxNumTokens, hiddenSize] act
-  normed: GPUBuffer; // [maxNumTokens, hiddenSize] act
-  proj: GPUBuffer; // [maxNumTokens, hiddenSize] act: o_proj and down_proj outputs
-  q: GPUBuffer; // fused: [maxNumTokens, qDim + 2 kvDim] act; else [maxNumTokens, qDim]
-  k?: GPUBuffer; // separate only: [maxNumTokens, kvDim] act
-  v?: GPUBuffer; // separate only: [maxNumTokens, kvDim] act
-  attnOut: GPUBuffer; // [maxNumTokens, qDim] act
-  gate: GPUBuffer; // fused: [maxNumTokens, 2 * intermediateSize] act; else [maxNumTokens, intermediateSize]
-  up?: GPUBuffer; // separate only: [maxNumTokens, intermediateSize] act
-  mlp: GPUBuffer; // [maxNumTokens, intermediateSize] act
-  sampled: GPUBuffer; // [maxNumSeqs, hiddenSize] act
-  logits: GPUBuffer; // [maxNumSeqs, vocabSize] act
-}
-
-interface Kernels {
-  embed: KernelGroup<EmbeddingShape, unknown>;
-  normFirst: KernelGroup<RmsnormShape, unknown>; // member 0: layer 0's attn_norm on the embedding
-  normAdd: KernelGroup<RmsnormShape, unknown>; // members: [ffn_norm 0, attn_norm 1, ffn_norm 1, ..., output_norm]
-  qkv: LinearGroup[]; // [fused] or [q, k, v]
-  qkNorm?: { q: KernelGroup<RmsnormShape, unknown>; k: KernelGroup<RmsnormShape, unknown> };
-  rope: KernelGroup<RopeShape, unknown>[]; // [fused q+k] or [q, k]
-  o: LinearGroup;
-  gateUp: LinearGroup[]; // [fused] or [gate, up]
-  swiglu: KernelGroup<SwigluShape, unknown>;
-  down: LinearGroup;
-  gather: KernelGroup<EmbeddingShape, unknown>;
-  lmHead: LinearGroup;
-}
-
-const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
 
 export class ModelRunner {
   private md: AttentionMetadata | undefined;
@@ -167,6 +134,7 @@ export class ModelRunner {
         dims: { act, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, slidingWindow: cfg.slidingWindow ?? 0 },
         cache: kvCache,
         limits: { maxNumTokens: limits.maxNumTokens, maxNumSeqs: limits.maxNumSeqs, maxBlocksPerSeq: Math.ceil(limits.maxModelLen / kvCache.blockSize) },
+        configs: await attentionConfigs(cfg, act, limits, kvCache, 'fused' in weights.layers[0]!.qkv, configs),
       });
       owned.push({ destroy: () => attention.dispose() });
       const views = buf.k
@@ -298,148 +266,3 @@ export class ModelRunner {
   }
 }
 
-function embedShape(act: ActDType, w: ModelWeights, c: ModelConfig): Omit<EmbeddingShape, 'numTokens'> {
-  return { act, table: w.embedding.table, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize };
-}
-
-function qkNormShapes(act: ActDType, c: ModelConfig, separate: boolean, T: number): [RmsnormShape, RmsnormShape] {
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const stride = separate ? undefined : qDim + 2 * kvDim;
-  const base = { act, mode: 'heads', rowLen: c.headDim, eps: c.rmsNormEps } as const;
-  return [
-    { ...base, numRows: T * c.numHeads, headsPerToken: c.numHeads, tokenStride: stride ?? qDim, headOffset: 0 },
-    { ...base, numRows: T * c.numKvHeads, headsPerToken: c.numKvHeads, tokenStride: stride ?? kvDim, headOffset: separate ? 0 : qDim },
-  ];
-}
-
-function ropeShapes(act: ActDType, c: ModelConfig, separate: boolean, T: number, maxModelLen: number): RopeShape[] {
-  const base = { act, style: c.ropeStyle, numTokens: T, headDim: c.headDim, rotaryDim: c.rotaryDim, numPositions: maxModelLen };
-  if (!separate) return [{ ...base, numHeads: c.numHeads + c.numKvHeads, tokenStride: (c.numHeads + 2 * c.numKvHeads) * c.headDim }];
-  return [
-    { ...base, numHeads: c.numHeads, tokenStride: c.numHeads * c.headDim },
-    { ...base, numHeads: c.numKvHeads, tokenStride: c.numKvHeads * c.headDim },
-  ];
-}
-
-function allocateActivations(
-  ctx: GpuContext,
-  c: ModelConfig,
-  act: ActDType,
-  limits: RunnerLimits,
-  w: ModelWeights,
-  owned: { destroy(): void }[],
-): Activations {
-  const T = limits.maxNumTokens;
-  const S = limits.maxNumSeqs;
-  const e = ACT_BYTES[act];
-  const make = (bytes: number, label: string) => {
-    const b = createBuffer(ctx, bytes, label);
-    owned.push(b);
-    return b;
-  };
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const fusedQkv = 'fused' in w.layers[0]!.qkv;
-  const fusedGu = 'fused' in w.layers[0]!.gateUp;
-  const cosSin = uploadBuffer(ctx, ropeCosSinForModel(c, limits.maxModelLen), 'rope:cosSin');
-  owned.push(cosSin);
-  return {
-    ids: make(4 * T, 'ids'),
-    positions: make(4 * T, 'positions'),
-    sampleRows: make(4 * S, 'sampleRows'),
-    cosSin,
-    residual: make(e * T * c.hiddenSize, 'residual'),
-    normed: make(e * T * c.hiddenSize, 'normed'),
-    proj: make(e * T * c.hiddenSize, 'proj'),
-    q: make(e * T * (fusedQkv ? qDim + 2 * kvDim : qDim), fusedQkv ? 'qkv' : 'q'),
-    ...(fusedQkv ? {} : { k: make(e * T * kvDim, 'k'), v: make(e * T * kvDim, 'v') }),
-    attnOut: make(e * T * qDim, 'attnOut'),
-    gate: make(e * T * (fusedGu ? 2 : 1) * c.intermediateSize, fusedGu ? 'gateUp' : 'gate'),
-    ...(fusedGu ? {} : { up: make(e * T * c.intermediateSize, 'up') }),
-    mlp: make(e * T * c.intermediateSize, 'mlp'),
-    sampled: make(e * S * c.hiddenSize, 'sampled'),
-    logits: make(e * S * c.vocabSize, 'logits'),
-  };
-}
-
-async function buildKernels(
-  ctx: GpuContext,
-  c: ModelConfig,
-  act: ActDType,
-  limits: RunnerLimits,
-  w: ModelWeights,
-  b: Activations,
-  configs: ConfigSource,
-): Promise<Kernels> {
-  const T = limits.maxNumTokens;
-  const L = c.numLayers;
-  const group = async <S, C>(spec: KernelSpec<S, C>, shape: S, members: Record<string, GPUBuffer>[], label?: string) =>
-    (await KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, label)) as KernelGroup<S, unknown>;
-  const layers = w.layers;
-  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, maxM = T) =>
-    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), maxM, configs, label);
-
-  const normShape = (mode: 'plain' | 'residual'): RmsnormShape => ({ act, mode, numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
-  const addMembers: Record<string, GPUBuffer>[] = [];
-  for (let l = 0; l < L; l++) {
-    addMembers.push({ x: b.proj, weight: layers[l]!.ffnNorm.buffer, out: b.normed, residual: b.residual });
-    const next = l + 1 < L ? layers[l + 1]!.attnNorm.buffer : w.outputNorm.buffer;
-    addMembers.push({ x: b.proj, weight: next, out: b.normed, residual: b.residual });
-  }
-  const l0 = layers[0]!;
-  const fusedQkv = 'fused' in l0.qkv;
-  const qkv = fusedQkv
-    ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv')]
-    : await Promise.all(
-        (['q', 'k', 'v'] as const).map((n) =>
-          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n),
-        ),
-      );
-  let qkNorm: Kernels['qkNorm'];
-  if (c.qkNorm) {
-    const [qs, ks] = qkNormShapes(act, c, !fusedQkv, T);
-    qkNorm = {
-      q: await group(rmsnormSpec, qs, layers.map((l) => ({ weight: l.qNorm!.buffer, residual: b.q })), 'q_norm'),
-      k: await group(rmsnormSpec, ks, layers.map((l) => ({ weight: l.kNorm!.buffer, residual: fusedQkv ? b.q : b.k! })), 'k_norm'),
-    };
-  }
-  const ropeTargets = fusedQkv ? [b.q] : [b.q, b.k!];
-  const rope = await Promise.all(
-    ropeShapes(act, c, !fusedQkv, T, limits.maxModelLen).map((s, i) =>
-      group(ropeSpec, s, [{ x: ropeTargets[i]!, positions: b.positions, cosSin: b.cosSin }], 'rope'),
-    ),
-  );
-  const fusedGu = 'fused' in l0.gateUp;
-  const gateUp = fusedGu
-    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up')]
-    : [
-        await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate'),
-        await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up'),
-      ];
-  const e = embedShape(act, w, c);
-  return {
-    embed: await group(embeddingSpec, { ...e, numTokens: T }, [{ ids: b.ids, weights: w.embedding.weight.buffer, out: b.residual }], 'embed'),
-    normFirst: await group(rmsnormSpec, normShape('plain'), [{ x: b.residual, weight: l0.attnNorm.buffer, out: b.normed }], 'attn_norm0'),
-    normAdd: await group(rmsnormSpec, normShape('residual'), addMembers, 'add_norm'),
-    qkv,
-    ...(qkNorm ? { qkNorm } : {}),
-    rope,
-    o: await linear((l) => l.o, b.attnOut, b.proj, 'o'),
-    gateUp,
-    swiglu: await group(
-      swigluSpec,
-      { act, numTokens: T, intermediateSize: c.intermediateSize, fused: fusedGu },
-      [{ gate: b.gate, up: b.up ?? b.gate, out: b.mlp }],
-      'swiglu',
-    ),
-    down: await linear((l) => l.down, b.mlp, b.proj, 'down'),
-    gather: await group(
-      embeddingSpec,
-      { act, table: act, numTokens: limits.maxNumSeqs, hiddenSize: c.hiddenSize, vocabSize: T },
-      [{ ids: b.sampleRows, weights: b.normed, out: b.sampled }],
-      'gather',
-    ),
-    lmHead: await LinearGroup.create(ctx, act, [{ linear: w.output, x: b.sampled, y: b.logits }], limits.maxNumSeqs, configs, 'lm_head'),
-  };
-}
