@@ -70,7 +70,7 @@ async function runRequests(engine: WgllmEngine, prompts: number[][], maxTokens: 
 const itls = (traces: Trace[]) => traces.flatMap((t) => t.tokenTimes.slice(1).map((x, i) => x - t.tokenTimes[i]!));
 
 async function decodeBench(engine: WgllmEngine, batch: number, gen: number, promptLen: number, vocab: number) {
-  const prompts = Array.from({ length: batch }, (_, i) => randomIds(promptLen, vocab, 1000 + i));
+  const prompts = Array.from({ length: batch }, (_, i) => randomIds(promptLen, vocab, 1000 * batch + i));
   const { traces } = await runRequests(engine, prompts, gen);
   // Decode phase: from the moment every prompt has its first token (all prefilled) to the end.
   const tStart = Math.max(...traces.map((t) => t.tokenTimes[0] ?? Infinity));
@@ -142,6 +142,17 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
   return steps;
 }
 
+function kvBlocksNeeded(batches: number[], decodePrompt: number, prompts: number[], conc: number, gen: number, maxModelLen: number, blockSize = 16): number {
+  const blocks = (len: number) => Math.ceil((len + gen) / blockSize);
+  const decode = Math.max(...batches) * blocks(decodePrompt);
+  const prefill = Math.max(...prompts.map(blocks));
+  let serving = 0;
+  for (let i = 0; i < conc; i++) serving += blocks(prompts[i % prompts.length]!);
+  // the engine refuses a cache that cannot hold one sequence at maxModelLen
+  const oneFull = Math.ceil(maxModelLen / blockSize);
+  return 1 + Math.max(decode, prefill, serving, oneFull) + Math.max(...batches, conc);
+}
+
 /** Bytes of the model file's tensors as stored (reads only the file's header and index). */
 async function weightFileBytes(modelPath: string): Promise<number> {
   const { model } = await openModelFiles(await openLocalModel(modelPath));
@@ -181,7 +192,10 @@ async function main(): Promise<void> {
     maxModelLen,
     maxNumSeqs: Math.max(...batches, conc),
     maxNumBatchedTokens: Number(args['max-batched-tokens']),
-    ...(kvBytes ? { kvCacheBytes: kvBytes } : {}),
+    // Without --kv-cache-mib, exactly the blocks the largest phase needs at once (plus the null
+    // block), so that no run is measured with preemptions; the engine's own default (1 GiB at
+    // most) would preempt decode at batch 64 on an 8B model.
+    ...(kvBytes ? { kvCacheBytes: kvBytes } : { numKvBlocks: kvBlocksNeeded(batches, decodePrompt, prompts, conc, gen, maxModelLen) }),
     tune: 'off' as const,
   };
   result.engineOptions = opts;
