@@ -69,6 +69,8 @@ export interface GgufTensorSpec {
   fill: TensorFill;
 }
 
+const utf8 = new TextEncoder();
+
 /** Growable little-endian byte buffer for the header. */
 class Bytes {
   private buf = new Uint8Array(1 << 20);
@@ -92,7 +94,7 @@ class Bytes {
   u64(v: bigint | number): void { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
   i64(v: bigint): void { this.room(8); this.view.setBigInt64(this.length, v, true); this.length += 8; }
   str(s: string): void {
-    const b = new TextEncoder().encode(s);
+    const b = utf8.encode(s);
     this.u64(b.length);
     this.room(b.length);
     this.buf.set(b, this.length);

@@ -4,11 +4,13 @@
  * and every tensor, tokenize, and run two greedy tokens on the engine (values are random, so only check that tokens
  * come out). Depth is cut to 1-2 layers to stay quick on SwiftShader.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dequantize } from '../../src/core/reference/dequant.js';
+import type { DType } from '../../src/core/dtype.js';
 import { createEngine } from '../../src/engine/create.js';
 import type { GenerationEvent } from '../../src/engine/types.js';
 import { openModelFiles } from '../../src/model/open.js';
@@ -17,6 +19,7 @@ import { createNodePlatform } from '../../src/platform/node/index.js';
 import { openLocalModel } from '../../src/platform/node/model-location.js';
 import { MemoryTuneStore } from '../../src/tune/store.js';
 import { generateModel } from '../../bench/gen-model.js';
+import { writeGguf, type GgmlTypeName } from '../../bench/gguf-writer.js';
 import { MODEL_SHAPES, type FileFormat, type ModelId } from '../../bench/model-shapes.js';
 import { testGpu } from '../support/gpu.js';
 import { modelPath } from '../support/models.js';
@@ -24,6 +27,29 @@ import { modelPath } from '../support/models.js';
 const TOKENIZER = modelPath('smollm2-135m-instruct-tokenizer/tokenizer.json');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'wgllm-gen-model-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
+
+it('random weights of every type dequantize to finite values of a moderate size', async () => {
+  const names: GgmlTypeName[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q4_K', 'Q6_K'];
+  const file = path.join(dir, 'types.gguf');
+  // 8 Mi elements: the F32 tensor spans two 16 MiB write chunks, so a chunk seam is covered too
+  await writeGguf(file, new Map(), names.map((type) => ({ name: type, shape: [8192, 1024], type, fill: 'random' as const })));
+  const g = await gguf(file, { allowLocalFile: true });
+  const bytes = new Uint8Array(await readFile(file));
+  const infos = g.tensorInfos;
+  for (const [i, t] of infos.entries()) {
+    const start = g.tensorDataOffset + t.offset;
+    const end = i + 1 < infos.length ? g.tensorDataOffset + infos[i + 1]!.offset : BigInt(bytes.length);
+    const x = dequantize(t.name.toLowerCase() as DType, bytes.subarray(Number(start), Number(end)), 8192 * 1024);
+    let sq = 0;
+    for (const v of x) {
+      if (!Number.isFinite(v)) throw new Error(`${t.name}: ${v}`);
+      sq += v * v;
+    }
+    const rms = Math.sqrt(sq / x.length);
+    expect(rms, t.name).toBeGreaterThan(0.003);
+    expect(rms, t.name).toBeLessThan(0.1);
+  }
+});
 
 const CASES: { model: ModelId; format: FileFormat; layers: number; types: Record<string, string> }[] = [
   // tied, hidden 576 (not a multiple of 256): token_embd is the classifier, Q8_0 instead of Q6_K
