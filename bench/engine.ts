@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     'copy-mib': { type: 'string', default: '1024' },
     'copy-iters': { type: 'string', default: '5' },
     'step-iters': { type: 'string', default: '30' },
+    // KV length of each sequence in the runner's decode-step timing (default: --decode-prompt)
+    'step-context': { type: 'string' },
     skip: { type: 'string', default: '' },
     out: { type: 'string' },
   },
@@ -238,8 +240,16 @@ async function main(): Promise<void> {
   }
   if (!skip.has('steps')) {
     log('runner decode steps (host vs GPU time)');
-    const rb = await runnerBench(gpu, args.model, act, batches, decodePrompt, Number(args['step-iters']));
+    const stepCtx = args['step-context'] ? Number(args['step-context']) : decodePrompt;
+    const rb = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']));
     result.decodeSteps = rb;
+    // What the engine adds around the forward pass (scheduling, sampling, readback, streaming):
+    // its median inter-token latency next to the runner's own step at the same batch.
+    const decodeRows = (result.decode ?? []) as { batch: number; itlMs: { p50: number | null } }[];
+    result.stepBreakdown = rb.map((st) => {
+      const itl = decodeRows.find((d) => d.batch === st.batch)?.itlMs.p50 ?? null;
+      return { batch: st.batch, engineItlMs: itl, runnerStepWallMs: st.stepWallMs, runnerHostMs: st.hostMs.total, gpuMs: st.gpuMs, engineOverheadMs: itl === null ? null : round(itl - st.stepWallMs) };
+    });
     const bw = result.copyBandwidth as { readWriteGBps: number } | undefined;
     if (bw) {
       // Roofline: a decode step must stream every weight once; at batch b it yields b tokens.
@@ -260,7 +270,7 @@ async function main(): Promise<void> {
   const out = args.out ?? `bench/results/engine-${(dev.device || dev.architecture || 'unknown').replace(/[^\w.-]+/g, '_')}.json`;
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2));
-  console.log(JSON.stringify({ decode: result.decode, prefill: result.prefill, serving: result.serving, decodeSteps: result.decodeSteps, memory: result.memory, copyBandwidth: result.copyBandwidth, roofline: result.roofline }, null, 2));
+  console.log(JSON.stringify({ decode: result.decode, prefill: result.prefill, serving: result.serving, decodeSteps: result.decodeSteps, stepBreakdown: result.stepBreakdown, memory: result.memory, copyBandwidth: result.copyBandwidth, roofline: result.roofline }, null, 2));
   log(`wrote ${out}`);
 }
 
