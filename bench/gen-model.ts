@@ -19,6 +19,15 @@ import { MODEL_SHAPES, modelMetadata, modelTensors, type FileFormat, type ModelI
 
 const TOKENIZER_REL = 'models/smollm2-135m-instruct-tokenizer/tokenizer.json';
 
+/**
+ * SmolLM2-Instruct's chat template (its tokenizer_config.json; tokenizer.json does not carry it),
+ * so that chat-completion and server benchmarks can run on these files.
+ */
+const CHAT_TEMPLATE =
+  "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}" +
+  "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
 export function defaultTokenizerPath(): string {
   const dirs = [process.env.WGLLM_MODELS_DIR && path.dirname(process.env.WGLLM_MODELS_DIR), '../shared', 'shared'];
   for (const d of dirs) if (d && existsSync(path.join(d, TOKENIZER_REL))) return path.join(d, TOKENIZER_REL);
@@ -78,6 +87,7 @@ export async function tokenizerMetadata(tokenizerPath: string, nVocab: number): 
     ['tokenizer.ggml.padding_token_id', meta.u32(idOf('<|im_end|>'))],
     ['tokenizer.ggml.add_bos_token', meta.bool(false)],
     ['tokenizer.ggml.add_space_prefix', meta.bool(false)],
+    ['tokenizer.chat_template', meta.str(CHAT_TEMPLATE)],
   ]);
 }
 

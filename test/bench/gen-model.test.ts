@@ -22,7 +22,7 @@ import { generateModel } from '../../bench/gen-model.js';
 import { writeGguf, type GgmlTypeName } from '../../bench/gguf-writer.js';
 import { MODEL_SHAPES, type FileFormat, type ModelId } from '../../bench/model-shapes.js';
 import { testGpu } from '../support/gpu.js';
-import { modelPath } from '../support/models.js';
+import { modelPath, readJson } from '../support/models.js';
 
 const TOKENIZER = modelPath('smollm2-135m-instruct-tokenizer/tokenizer.json');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'wgllm-gen-model-'));
@@ -94,6 +94,7 @@ describe.each(CASES)('gen-model $model $format, $layers layers', async ({ model,
       expect(ids.length).toBeGreaterThan(2);
       expect(ids.every((i) => i < 49152)).toBe(true);
       expect(tokenizer.decode(ids)).toBe(text);
+      expect(tokenizer.chatTemplate).toBe(readJson<{ chat_template: string }>('tiny-smollm2/tokenizer_config.json').chat_template);
     } finally {
       await m.close();
     }
