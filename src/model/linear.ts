@@ -18,13 +18,18 @@ export function linearShapes(act: ActDType, l: Pick<Linear, 'format' | 'N' | 'K'
 
 type Member = { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding };
 
-/** The layers of one weight format: a GEMV group and a GEMM (or tensor-core) group. */
+/**
+ * The layers of one weight format: a GEMV for one row of x, a GEMV tuned for a few rows (it
+ * reads each weight once for several rows, where the one-row config would re-read W per row),
+ * and a GEMM (or tensor-core) kernel for prefill-sized M.
+ */
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
   shape: MatmulShape;
 
   constructor(
     readonly gemv: KernelGroup<MatmulShape, unknown>,
+    readonly gemvFew: KernelGroup<MatmulShape, unknown>,
     readonly large: KernelGroup<MatmulShape, unknown> | undefined,
     base: MatmulShape,
   ) {
@@ -34,8 +39,14 @@ class FormatGroup {
 
   setM(M: number): void {
     this.shape.M = M;
-    this.active = M <= GEMV_MAX_M || !this.large ? this.gemv : this.large;
+    this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !this.large ? this.gemvFew : this.large;
     this.active.setShape(this.shape);
+  }
+
+  destroy(): void {
+    this.gemv.destroy();
+    this.gemvFew.destroy();
+    this.large?.destroy();
   }
 }
 
@@ -69,9 +80,11 @@ export class LinearGroup {
       });
       const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
         KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
-      const gemv = await make(MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>, small);
+      const gemvSpec = MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>;
+      const gemv = await make(gemvSpec, small);
+      const gemvFew = await make(gemvSpec, { ...small, M: Math.min(GEMV_MAX_M, maxM) });
       const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
-      const g = new FormatGroup(gemv, big, { ...small });
+      const g = new FormatGroup(gemv, gemvFew, big, { ...small });
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));
     }
@@ -89,9 +102,6 @@ export class LinearGroup {
   }
 
   destroy(): void {
-    for (const g of this.groups) {
-      g.gemv.destroy();
-      g.large?.destroy();
-    }
+    for (const g of this.groups) g.destroy();
   }
 }
