@@ -10,30 +10,24 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { f32ToF16Bits } from '../src/core/dtype.js';
+import { blockFormat, byteSize, f32ToF16Bits, type DType } from '../src/core/dtype.js';
 
 /** llama.cpp's ggml type ids */
 export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q5_0: 6, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
 export type GgmlTypeName = keyof typeof GGML;
 
-interface Block {
-  elems: number;
-  bytes: number;
+/** The engine's name of a ggml type: block sizes come from core/dtype.ts, the one table of them. */
+function dtypeOf(type: GgmlTypeName): DType {
+  return type.toLowerCase() as DType;
 }
-const BLOCKS: Record<GgmlTypeName, Block> = {
-  F32: { elems: 1, bytes: 4 },
-  F16: { elems: 1, bytes: 2 },
-  Q4_0: { elems: 32, bytes: 18 },
-  Q5_0: { elems: 32, bytes: 22 },
-  Q8_0: { elems: 32, bytes: 34 },
-  Q4_K: { elems: 256, bytes: 144 },
-  Q6_K: { elems: 256, bytes: 210 },
-};
+
+/** Bytes of one block (one element for F32/F16). */
+function blockBytes(type: GgmlTypeName): number {
+  return blockFormat(dtypeOf(type)).blockBytes;
+}
 
 export function tensorBytes(type: GgmlTypeName, numElems: number): number {
-  const b = BLOCKS[type];
-  if (numElems % b.elems !== 0) throw new Error(`${numElems} elements is not a whole number of ${type} blocks (${b.elems})`);
-  return (numElems / b.elems) * b.bytes;
+  return byteSize(dtypeOf(type), numElems);
 }
 
 // ---- metadata values (GGUF value type ids) ----
@@ -138,14 +132,14 @@ const pools = new Map<GgmlTypeName, Uint8Array>();
 function randomPool(type: GgmlTypeName): Uint8Array {
   let p = pools.get(type);
   if (p) return p;
-  const blk = BLOCKS[type];
-  const n = Math.floor(POOL_BYTES / blk.bytes);
-  p = randomFillSync(new Uint8Array(n * blk.bytes));
+  const bytes = blockBytes(type);
+  const n = Math.floor(POOL_BYTES / bytes);
+  p = randomFillSync(new Uint8Array(n * bytes));
   const v = new DataView(p.buffer);
   // f16 in [base, 2*base): random mantissa so blocks differ
   const f16 = (base: number, i: number): number => f32ToF16Bits(base * (1 + ((i * 2654435761) >>> 0) / 2 ** 32));
   for (let i = 0; i < n; i++) {
-    const o = i * blk.bytes;
+    const o = i * bytes;
     switch (type) {
       case 'F32': v.setFloat32(o, ((p[o]! / 255) - 0.5) * 0.06, true); break;
       // sign, exponent 2^-9..2^-6, random mantissa: |x| in ~0.002..0.03
@@ -178,7 +172,7 @@ function fillBytes(t: GgufTensorSpec, numElems: number): ((out: Uint8Array, at: 
     throw new Error(`${t.name}: 'ones' needs F32 or F16`);
   }
   const pool = randomPool(t.type);
-  const blk = BLOCKS[t.type].bytes;
+  const blk = blockBytes(t.type);
   let start = 0;
   return (out, at) => {
     // a different block-aligned window of the pool for each chunk
@@ -256,7 +250,7 @@ export async function writeGguf(path: string, metadata: Map<string, GgufMetaValu
       const src = fillBytes(t, t.shape.reduce((a, b) => a * b, 1));
       if (src instanceof Uint8Array) await write(src);
       else {
-        const blk = BLOCKS[t.type].bytes;
+        const blk = blockBytes(t.type);
         const step = CHUNK - (CHUNK % blk); // chunks end on block boundaries so scales stay in place
         for (let at = 0; at < size; at += step) {
           const out = chunk.subarray(0, Math.min(step, size - at));

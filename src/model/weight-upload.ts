@@ -1,4 +1,4 @@
-import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, isQuantized, type DType } from '../core/dtype.js';
+import { bf16BitsToF32, blockFormat, f16BitsToF32, f32ToF16Bits, isQuantized, type DType } from '../core/dtype.js';
 import { WgllmError } from '../core/errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { createBuffer, writeBuffer } from '../gpu/buffers.js';
@@ -30,32 +30,13 @@ export function gpuDTypeFor(dtype: DType, forceF32 = false): GpuWeightDType {
   return dtype;
 }
 
-function elementBytes(dtype: GpuWeightDType | 'bf16'): number {
-  return dtype === 'f32' ? 4 : 2;
+function elementBytes(dtype: DType): number {
+  return blockFormat(dtype).blockBytes;
 }
 
 /** Largest chunk <= CHUNK_BYTES that holds whole units of `unit` bytes. */
 function alignChunk(unit: number): number {
   return Math.max(unit, Math.floor(CHUNK_BYTES / unit) * unit);
-}
-
-function unitBytes(dtype: DType): number {
-  switch (dtype) {
-    case 'q8_0':
-      return 34;
-    case 'q4_0':
-      return 18;
-    case 'q5_0':
-      return 22;
-    case 'q4_k':
-      return 144;
-    case 'q6_k':
-      return 210;
-    case 'f32':
-      return 4;
-    default:
-      return 2;
-  }
 }
 
 /** Converts one chunk of file bytes to GPU bytes of `target`. */
@@ -126,7 +107,7 @@ export class WeightUploader {
         throw new WgllmError('model_unsupported', `${t.name}: ${t.dtype} weights are read as stored, not converted to ${dtype}`);
       }
       rows += t.shape[0] ?? 1;
-      gpuBytes += isQuantized(t.dtype) ? t.byteLength : (t.byteLength / elementBytes(t.dtype as 'f32' | 'f16' | 'bf16')) * elementBytes(dtype);
+      gpuBytes += isQuantized(t.dtype) ? t.byteLength : (t.byteLength / elementBytes(t.dtype)) * elementBytes(dtype);
     }
     const buffer = createBuffer(this.ctx, gpuBytes, label);
     this.buffers.push(buffer);
@@ -136,7 +117,8 @@ export class WeightUploader {
   }
 
   private async copyTensor(t: TensorInfo, buffer: GPUBuffer, gpuOffset: number, target: GpuWeightDType): Promise<number> {
-    const chunk = alignChunk(unitBytes(t.dtype));
+    // Chunks of whole blocks (elements), so a conversion never splits one.
+    const chunk = alignChunk(blockFormat(t.dtype).blockBytes);
     let written = 0;
     for (let pos = 0; pos < t.byteLength; pos += chunk) {
       const len = Math.min(chunk, t.byteLength - pos);
