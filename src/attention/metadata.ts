@@ -1,7 +1,7 @@
 import { WgllmError } from '../core/errors.js';
 import type { AttentionLimits, AttentionMetadata, AttentionPlan, StepBatch } from './types.js';
 
-const NO_PLAN: AttentionPlan = { tiles: 'decode', numSplits: 1, partitionSize: 0 };
+const NO_PLAN: AttentionPlan = { tiles: 'decode', kernel: 'tiled', numSplits: 1, partitionSize: 0 };
 
 /**
  * Builds a step's metadata into host arrays preallocated for the maximum batch, so a step

@@ -41,9 +41,11 @@ export function planSplits(
   step: { numTokens: number; numSeqs: number; maxSeqLen: number },
   numKvHeads: number,
   tile: { tq: number; tk: number },
+  /** workgroups of one split when the kernel's grid is not the tiled kernel's (tiles + sequences) x kv heads */
+  workgroupsPerSplit?: number,
 ): SplitChoice {
   if (!p.enabled || step.numTokens === 0 || step.numTokens > p.maxTokens) return NO_SPLIT;
-  const workgroups = (Math.floor(step.numTokens / tile.tq) + step.numSeqs) * numKvHeads;
+  const workgroups = workgroupsPerSplit ?? (Math.floor(step.numTokens / tile.tq) + step.numSeqs) * numKvHeads;
   if (workgroups * 2 > p.targetWorkgroups) return NO_SPLIT;
   const byLength = Math.floor(step.maxSeqLen / p.partitionSize);
   const wanted = Math.min(p.maxSplits, byLength, Math.ceil(p.targetWorkgroups / workgroups));

@@ -8,6 +8,7 @@ import type { CachedPipeline } from '../gpu/pipeline-cache.js';
 import { packUniforms, uniformByteSize, type UniformLayout } from '../gpu/uniforms.js';
 import { compileKernel } from '../kernels/launch.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from '../kernels/attention.js';
+import { attentionDecodeSpec, attentionDecodeSplitSpec, decodeLayout, type AttentionDecodeConfig } from '../kernels/attention-decode.js';
 import { attentionReduceSpec, reduceGrid, REDUCE_UNIFORMS, type AttentionReduceConfig } from '../kernels/attention-reduce.js';
 import {
   ATTN_UNIFORMS,
@@ -64,6 +65,8 @@ export interface WgslAttentionConfigs {
   prefill: PagedAttentionConfig;
   /** tiles of the split-KV pass */
   split: PagedAttentionConfig;
+  /** the subgroup decode kernel's config (decode-only steps); null: use the tiled kernel for them */
+  decodeVec: AttentionDecodeConfig | null;
   kvWrite: KvWriteConfig;
   reduce: AttentionReduceConfig;
 }
@@ -83,6 +86,7 @@ export interface WgslLayerBinding {
   readonly direct: GPUBindGroup;
   readonly split: GPUBindGroup;
   readonly reduce: GPUBindGroup;
+  readonly decodeVec?: { direct: GPUBindGroup; split: GPUBindGroup };
 }
 
 // One uniform buffer for the whole backend (shared by all layers: the per-step values are the
@@ -99,6 +103,7 @@ interface Pipelines {
   prefill: CachedPipeline;
   split: CachedPipeline;
   reduce: CachedPipeline;
+  decodeVec?: { direct: CachedPipeline; split: CachedPipeline };
 }
 
 /**
@@ -167,6 +172,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const split = { ...DEFAULT_SPLIT_POLICY, maxTokens: Math.min(DEFAULT_SPLIT_POLICY.maxTokens, lim.maxNumTokens), ...o.split };
     const configs: WgslAttentionConfigs = {
       decode: attentionDefaultConfig(dims, 1, ctx.info),
+      decodeVec: null,
       prefill: attentionDefaultConfig(dims, 1 << 20, ctx.info),
       split: attentionDefaultConfig(dims, 1, ctx.info),
       kvWrite: kvWriteSpec.defaultConfig(undefined as never, ctx.info),
@@ -174,6 +180,12 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       ...o.configs,
     };
     const shape: PagedAttentionShape = { ...dims, seqs: [{ queryLen: 1, seqLen: 1 }], fusedQkv: false };
+    // The subgroup decode kernel where the adapter runs it (subgroups of a fixed size), unless
+    // the caller said null; configs.decodeVec is undefined -> its default.
+    const vecOk = attentionDecodeSpec.supports(shape, ctx.info).length === 0;
+    if (o.configs?.decodeVec === undefined) configs.decodeVec = vecOk ? attentionDecodeSpec.defaultConfig(shape, ctx.info) : null;
+    else if (!vecOk) configs.decodeVec = null;
+    const vecCfg = configs.decodeVec;
     const [kvWrite, decode, prefill, splitP, reduce] = await Promise.all([
       compileKernel(ctx, kvWriteSpec, { ...dims, numTokens: 1, numBlocks: o.cache.numBlocks, fusedQkv: false }, configs.kvWrite),
       compileKernel(ctx, pagedAttentionSpec, shape, configs.decode),
@@ -181,7 +193,13 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       compileKernel(ctx, pagedAttentionSplitSpec, { ...shape, partitionSize: split.partitionSize }, configs.split),
       compileKernel(ctx, attentionReduceSpec, { act: dims.act, headDim: dims.headDim, numRows: 1, numSplits: 1 }, configs.reduce),
     ]);
-    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce }, lim);
+    const decodeVec = vecCfg
+      ? {
+          direct: await compileKernel(ctx, attentionDecodeSpec, shape, vecCfg),
+          split: await compileKernel(ctx, attentionDecodeSplitSpec, { ...shape, partitionSize: split.partitionSize }, vecCfg),
+        }
+      : undefined;
+    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce, decodeVec }, lim);
   }
 
   /** Bind groups for one layer's activations and cache; once per layer, at model load. */
@@ -206,8 +224,17 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       { binding: 4, resource: m.queryStartLoc },
       { binding: 5, resource: m.seqLens },
     ];
+    const dv = this.pipelines.decodeVec;
     return {
       layer,
+      ...(dv
+        ? {
+            decodeVec: {
+              direct: group(dv.direct, [...common, { binding: 6, resource: io.out }, { binding: 9, resource: u(U_DIRECT) }]),
+              split: group(dv.split, [...common, { binding: 7, resource: this.partials.out }, { binding: 8, resource: this.partials.ml }, { binding: 9, resource: u(U_SPLIT) }]),
+            },
+          }
+        : {}),
       kvWrite: group(this.pipelines.kvWrite, [
         { binding: 0, resource: io.k.buffer },
         { binding: 1, resource: io.v.buffer },
@@ -238,13 +265,18 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const md = this.builder.build(step);
     const d = this.dims;
     const tiles = md.maxQueryLen <= 1 ? 'decode' : 'prefill';
-    const sp = planSplits(this.splitPolicy, md, d.numKvHeads, this.configs.split);
-    md.plan = { tiles, ...sp };
+    const vec = tiles === 'decode' ? this.configs.decodeVec : null;
+    // The decode kernel's grid is one workgroup per (sequence, kv head) per split.
+    const sp = vec
+      ? planSplits(this.splitPolicy, md, d.numKvHeads, { tq: 1, tk: decodeLayout(d, vec, this.ctx.info.subgroupMaxSize).kpi }, md.numSeqs * d.numKvHeads)
+      : planSplits(this.splitPolicy, md, d.numKvHeads, this.configs.split);
+    md.plan = { tiles, kernel: vec ? 'decode' : 'tiled', ...sp };
     const c = sp.numSplits > 1 ? this.configs.split : this.configs[tiles];
     const maxPerDim = this.ctx.info.limits.maxComputeWorkgroupsPerDimension;
+    const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, c.tq, sp.numSplits);
     this.grids = {
       kvWrite: kvWriteGrid(md.numTokens, d.numKvHeads, d.headDim, this.configs.kvWrite.wg, maxPerDim),
-      attn: md.numTokens === 0 ? [0, 0, 0] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, c.tq, sp.numSplits),
+      attn: md.numTokens === 0 ? [0, 0, 0] : attnGrid,
       reduce: reduceGrid(md.numTokens * d.numHeads, d.headDim, this.configs.reduce.wg, maxPerDim),
     };
     const v = this.views;
@@ -293,7 +325,12 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     };
     if (!opts?.skipKvWrite) run(p.kvWrite, b.kvWrite, this.grids.kvWrite);
-    if (md.plan.numSplits > 1) {
+    const vec = md.plan.kernel === 'decode' ? p.decodeVec : undefined;
+    if (vec && b.decodeVec) {
+      const split = md.plan.numSplits > 1;
+      run(split ? vec.split : vec.direct, split ? b.decodeVec.split : b.decodeVec.direct, this.grids.attn);
+      if (split) run(p.reduce, b.reduce, this.grids.reduce);
+    } else if (md.plan.numSplits > 1) {
       run(p.split, b.split, this.grids.attn);
       run(p.reduce, b.reduce, this.grids.reduce);
     } else {

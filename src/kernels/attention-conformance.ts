@@ -1,6 +1,7 @@
 import type { ActDType } from '../core/dtype.js';
 import type { Rng } from '../core/random.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
+import { attentionDecodeSpec, attentionDecodeSplitSpec } from './attention-decode.js';
 import { attentionReduceSpec, type AttentionReduceShape } from './attention-reduce.js';
 import { randomSeqs, type BatchSeq, type KvDType, type PagedAttentionShape, type PagedAttentionSplitShape } from './attention-shape.js';
 import { kvWriteSpec, type KvWriteShape } from './kv-write.js';
@@ -53,6 +54,10 @@ const split = (act: ActDType, d: Dims, batch: BatchSeq[], partitionSize: number,
   ...attn(act, d, batch, extra),
   partitionSize,
 });
+/** A decode-only batch: one query per sequence over the given context lengths. */
+const decodes = (...lens: number[]): BatchSeq[] => lens.map((seqLen) => ({ queryLen: 1, seqLen }));
+const randomDecodes = (rng: Rng, maxSeqs: number, maxCtx: number): BatchSeq[] =>
+  Array.from({ length: rng.int(1, maxSeqs) }, () => ({ queryLen: 1, seqLen: rng.int(1, maxCtx) }));
 const describe = (d: Dims, b: BatchSeq[]) =>
   `h${d.numHeads}/${d.numKvHeads} d${d.headDim} bs${d.blockSize} kv ${d.kv} [${b.map((s) => `${s.queryLen}/${s.seqLen}`).join(' ')}]`;
 const kvw = (act: ActDType, kv: KvDType, numTokens: number, headDim: number, blockSize: number, fusedQkv: boolean): KvWriteShape => ({
@@ -111,6 +116,30 @@ export const ATTENTION_FAMILIES: AttentionFamily[] = [
     random: (act, rng) =>
       split(act, rng.pick([GQA4_D32, GQA2_D16]), randomSeqs(rng, { maxSeqs: 3, maxCtx: 600, maxChunk: 6 }), rng.pick([64, 128, 256]), randomExtra(rng)),
     small: (act) => split(act, GQA8_D16, seqs([1, 100], [3, 50]), 32),
+  },
+  {
+    spec: attentionDecodeSpec,
+    fixed: (act) => {
+      const cases: [Dims, BatchSeq[], Partial<PagedAttentionShape>?][] = [
+        [GQA4_D128, decodes(300, 1, 17, 90, 33)],
+        [MHA_D64_F16KV, decodes(77, 45, 30, 1), { softcap: 30, slidingWindow: 40, fusedQkv: true }],
+        [GQA8_D80_BS8, decodes(9, 200, 64, 1, 130)],
+        [GQA2_D256_BS32, decodes(70, 129)],
+        [GQA2_D16, decodes(2048, 5)],
+      ];
+      return cases.map(([d, b, extra]) => ({ label: describe(d, b) + (extra ? ` ${JSON.stringify(extra)}` : ''), shape: attn(act, d, b, extra) }));
+    },
+    random: (act, rng) => attn(act, rng.pick([GQA4_D32, GQA2_D16, GQA8_D16]), randomDecodes(rng, 6, 700), randomExtra(rng)),
+    small: (act) => attn(act, GQA4_D32, decodes(40, 1, 75)),
+  },
+  {
+    spec: attentionDecodeSplitSpec,
+    fixed: (act) => [
+      { label: `${describe(GQA4_D128, decodes(700, 90))} p256`, shape: split(act, GQA4_D128, decodes(700, 90), 256) },
+      { label: `${describe(MHA_D64_F16KV, decodes(1500, 33, 2048))} p512 window 300`, shape: split(act, MHA_D64_F16KV, decodes(1500, 33, 2048), 512, { slidingWindow: 300 }) },
+    ],
+    random: (act, rng) => split(act, rng.pick([GQA4_D32, GQA2_D16]), randomDecodes(rng, 4, 900), rng.pick([64, 100, 256]), randomExtra(rng)),
+    small: (act) => split(act, GQA8_D16, decodes(100, 7), 32),
   },
   {
     spec: attentionReduceSpec,

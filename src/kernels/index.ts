@@ -12,6 +12,7 @@ export * from './matmul.js';
 export * from './attention-shape.js';
 export * from './attention.js';
 export * from './attention-reduce.js';
+export * from './attention-decode.js';
 export * from './kv-write.js';
 export * from './sampling.js';
 export * from './sampling-layout.js';

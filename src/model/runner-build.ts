@@ -1,3 +1,4 @@
+import type { DeviceInfo } from '../gpu/device-info.js';
 import type { ActDType } from '../core/dtype.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { ropeCosSinForModel } from '../core/reference/rope.js';
@@ -5,6 +6,7 @@ import type { PagedKVCache } from '../attention/paged-kv-cache.js';
 import type { GpuContext } from '../gpu/context.js';
 import { createBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { pagedAttentionSpec } from '../kernels/attention.js';
+import { attentionDecodeSpec } from '../kernels/attention-decode.js';
 import type { PagedAttentionShape } from '../kernels/attention-shape.js';
 import { embeddingSpec, type EmbeddingShape } from '../kernels/embedding.js';
 import { kvWriteSpec, type KvWriteShape } from '../kernels/kv-write.js';
@@ -64,7 +66,7 @@ export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
  * problems a step meets most: a batch of decodes, and a prompt chunk. Split-KV and its reduce
  * keep the backend's policy and defaults.
  */
-export async function attentionConfigs(c: ModelConfig, act: ActDType, limits: RunnerLimits, cache: PagedKVCache, fusedQkv: boolean, configs: ConfigSource) {
+export async function attentionConfigs(c: ModelConfig, act: ActDType, limits: RunnerLimits, cache: PagedKVCache, fusedQkv: boolean, configs: ConfigSource, dev: DeviceInfo) {
   const dims = { act, kv: cache.dtype, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize: cache.blockSize };
   const base = { ...dims, softcap: 0, slidingWindow: c.slidingWindow ?? 0, fusedQkv };
   const ctx = Math.min(1024, limits.maxModelLen);
@@ -72,8 +74,10 @@ export async function attentionConfigs(c: ModelConfig, act: ActDType, limits: Ru
   const decode: PagedAttentionShape = { ...base, seqs: Array.from({ length: Math.min(16, limits.maxNumSeqs) }, () => ({ queryLen: 1, seqLen: ctx })) };
   const prefill: PagedAttentionShape = { ...base, seqs: [{ queryLen: chunk, seqLen: chunk }] };
   const kvWrite: KvWriteShape = { ...dims, numTokens: limits.maxNumTokens, numBlocks: cache.numBlocks, fusedQkv };
+  const vecOk = attentionDecodeSpec.supports(decode, dev).length === 0;
   return {
     decode: await configs.get(pagedAttentionSpec, decode),
+    decodeVec: vecOk ? await configs.get(attentionDecodeSpec, decode) : null,
     prefill: await configs.get(pagedAttentionSpec, prefill),
     kvWrite: await configs.get(kvWriteSpec, kvWrite),
   };

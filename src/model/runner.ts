@@ -134,7 +134,7 @@ export class ModelRunner {
         dims: { act, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, slidingWindow: cfg.slidingWindow ?? 0 },
         cache: kvCache,
         limits: { maxNumTokens: limits.maxNumTokens, maxNumSeqs: limits.maxNumSeqs, maxBlocksPerSeq: Math.ceil(limits.maxModelLen / kvCache.blockSize) },
-        configs: await attentionConfigs(cfg, act, limits, kvCache, 'fused' in weights.layers[0]!.qkv, configs),
+        configs: await attentionConfigs(cfg, act, limits, kvCache, 'fused' in weights.layers[0]!.qkv, configs, ctx.info),
       });
       owned.push({ destroy: () => attention.dispose() });
       const views = buf.k

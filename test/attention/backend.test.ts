@@ -52,6 +52,14 @@ const SCENARIOS: Scenario[] = [
     sim: { blockSize: 16, maxSeqs: 1, tokenBudget: 1024, maxPrompt: 2100, maxChunk: 1024 },
   },
   {
+    // the same, with decodes on the general tiled kernel (adapters without fixed-size subgroups)
+    name: 'GQA 4 d16, bs16, long context, tiled kernel for decodes',
+    numHeads: 4, numKvHeads: 1, headDim: 16, kv: 'f32', steps: 5, expectSplit: true, layers: 1,
+    configs: { decodeVec: null },
+    split: { partitionSize: 256, targetWorkgroups: 64 },
+    sim: { blockSize: 16, maxSeqs: 1, tokenBudget: 1024, maxPrompt: 2100, maxChunk: 1024 },
+  },
+  {
     name: 'GQA 8 d80, bs32, f32 KV',
     numHeads: 8, numKvHeads: 1, headDim: 80, kv: 'f32', steps: 5,
     sim: { blockSize: 32, maxSeqs: 4, tokenBudget: 48, maxPrompt: 70, maxChunk: 24 },
@@ -89,7 +97,7 @@ async function runScenario(sc: Scenario, seed: number) {
       const batch = sim.next();
       const mdGpu = gpu.buildMetadata(batch);
       const mdCpu = cpu.buildMetadata(batch);
-      plans.push(`${mdGpu.plan.tiles}/${mdGpu.plan.numSplits}`);
+      plans.push(`${mdGpu.plan.tiles}${mdGpu.plan.kernel === 'decode' ? '+sg' : ''}/${mdGpu.plan.numSplits}`);
       const n = mdGpu.numTokens;
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -136,6 +144,9 @@ describe('WGSL attention backend vs CPU backend', () => {
     it(sc.name, async () => {
       const { plans, worst } = await runScenario(sc, 1000 + i);
       if (sc.expectSplit) expect(plans.some((p) => !p.endsWith('/1')), `plans ${plans}`).toBe(true);
+      // Decode-only steps take the subgroup kernel wherever the adapter has fixed-size subgroups.
+      const sgDecode = ctx.info.features.subgroups && ctx.info.subgroupMinSize === ctx.info.subgroupMaxSize && sc.configs?.decodeVec !== null;
+      for (const p of plans.filter((x) => x.startsWith('decode'))) expect(p.includes('+sg'), `plans ${plans}`).toBe(sgDecode);
       // A visible trace of what ran: the plan per step and how close to tolerance it got.
       console.log(`${sc.name}: plans ${plans.join(' ')}; worst |err|/tol ${worst.toFixed(3)}`);
     });
