@@ -4,7 +4,7 @@
  *
  *   node bench/build.mjs bench/llama-cpp.ts
  *   node bench/dist/llama-cpp.js --model PATH [--batches 1,8,32,64] [--gen 128]
- *     [--prompts 128,512,2048] [--concurrency 32] [--batch-size 512] [--vocab 49152] [--peer bench/peer] [--out FILE]
+ *     [--prompts 128,512,2048] [--concurrency 32] [--batch-size 512] [--flash-attention on|off] [--vocab 49152] [--peer bench/peer] [--out FILE]
  *
  * node-llama-cpp is a benchmark-only package installed in bench/peer (see bench/peer/pack.sh), not a
  * dependency of the project: it is loaded at run time from --peer, and only the few calls used here
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     // llama.cpp's default micro-batch (n_ubatch); node-llama-cpp sets n_batch = n_ubatch to this.
     'batch-size': { type: 'string', default: '512' },
     repeats: { type: 'string', default: '3' },
+    'flash-attention': { type: 'string', default: 'on' },
     // prompt ids are drawn from [256, vocab): the real tokens of a gen-model GGUF (SmolLM2's 49152;
     // the rest of the vocabulary is control-token padding). The weights are random anyway.
     vocab: { type: 'string', default: '49152' },
@@ -75,6 +76,7 @@ interface NodeLlamaCpp {
   LlamaLogLevel: Record<string, string>;
 }
 
+const FA = args['flash-attention'] !== 'off';
 const ints = (s: string) => s.split(',').filter(Boolean).map(Number);
 const round = (x: number, d = 3) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN; };
@@ -141,7 +143,7 @@ function barrier(n: number, onAll: () => Promise<unknown>) {
 }
 
 async function decodeBench(model: Model, batch: number, gen: number, promptLen: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: batch, contextSize: promptLen + gen + 16, batchSize: Math.max(batchSize, batch), flashAttention: true, performanceTracking: true });
+  const ctx = await model.createContext({ sequences: batch, contextSize: promptLen + gen + 16, batchSize: Math.max(batchSize, batch), flashAttention: FA, performanceTracking: true });
   try {
     const seqs = Array.from({ length: batch }, () => ctx.getSequence());
     const prompts = seqs.map((_, i) => randomIds(promptLen, lo, hi, 1000 * batch + i));
@@ -175,7 +177,7 @@ async function decodeBench(model: Model, batch: number, gen: number, promptLen: 
 }
 
 async function prefillBench(model: Model, lens: number[], repeats: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: 1, contextSize: Math.max(...lens) + 16, batchSize, flashAttention: true, performanceTracking: true });
+  const ctx = await model.createContext({ sequences: 1, contextSize: Math.max(...lens) + 16, batchSize, flashAttention: FA, performanceTracking: true });
   const rows = [];
   try {
     const seq = ctx.getSequence();
@@ -202,7 +204,7 @@ async function prefillBench(model: Model, lens: number[], repeats: number, batch
 
 /** N requests at once, prompt lengths cycling through `lens`: node-llama-cpp batches them itself. */
 async function servingBench(model: Model, n: number, lens: number[], gen: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: n, contextSize: Math.max(...lens) + gen + 16, batchSize, flashAttention: true, performanceTracking: true });
+  const ctx = await model.createContext({ sequences: n, contextSize: Math.max(...lens) + gen + 16, batchSize, flashAttention: FA, performanceTracking: true });
   try {
     const prompts = Array.from({ length: n }, (_, i) => randomIds(lens[i % lens.length]!, lo, hi, 9000 + i));
     const seqs = prompts.map(() => ctx.getSequence());
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
     gpu: { backend: llama.gpu, devices: gpuNames, vramTotalBytes: vramBefore.total },
     systemInfo: llama.systemInfo,
     options: { ...args },
-    contextOptions: { gpuLayers: 'max', flashAttention: true, batchSize, ubatchSize: batchSize, build: 'never' },
+    contextOptions: { gpuLayers: 'max', flashAttention: FA, batchSize, ubatchSize: batchSize, build: 'never' },
     modelInfo: { name: model.fileInfo.metadata.general?.name ?? null, architecture: model.fileInfo.metadata.general?.architecture ?? null, fileBytes: model.size, gpuLayers: model.gpuLayers, totalLayers: model.fileInsights.totalLayers },
     loadMs: round(loadMs),
   };
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
       result.serving = await servingBench(model, conc, prompts, gen, batchSize, lo, hi);
     }
     // GPU memory with the largest context alive (KV cache and compute buffers of `conc` sequences).
-    const ctx = await model.createContext({ sequences: Math.max(conc, ...batches), contextSize: Math.max(...prompts) + gen + 16, batchSize, flashAttention: true, performanceTracking: false });
+    const ctx = await model.createContext({ sequences: Math.max(conc, ...batches), contextSize: Math.max(...prompts) + gen + 16, batchSize, flashAttention: FA, performanceTracking: false });
     memory.largestContextVramBytes = (await llama.getVramState()).used - vramModel.used;
     memory.largestContextTokens = ctx.contextSize * Math.max(conc, ...batches);
     memory.totalVramBytes = (await llama.getVramState()).used - vramBefore.used;
