@@ -56,7 +56,11 @@ fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
         } else {
           let w = w_pack(n, p); // decoded once, used for MB rows of x
           for (var i = 0u; i < MB; i++) {
-            acc[r * MB + i] += dot(w[0], xa[i]) + dot(w[1], xb[i]);
+            // rows of x past M: skipped (uniform branch), so a config sized for 8 rows costs
+            // the arithmetic of M rows
+            if (m0 + i < params.M) {
+              acc[r * MB + i] += dot(w[0], xa[i]) + dot(w[1], xb[i]);
+            }
           }
         }
       }

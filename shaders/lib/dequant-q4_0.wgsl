@@ -24,7 +24,7 @@ fn w_pack(row: u32, p: u32) -> mat2x4f {
   let o = q4_0_block(row, p >> 2u);
   let d = wb_f16(o);
   let q = wb_u32(o + 2u + (p & 3u) * 4u);
-  return mat2x4f((vec4f(wb_lo_nibbles(q)) - 8.0) * d, (vec4f(wb_hi_nibbles(q)) - 8.0) * d);
+  return mat2x4f(wb_uint_f(wb_lo_nibbles(q), 8.0) * d, wb_uint_f(wb_hi_nibbles(q), 8.0) * d);
 }
 
 fn w_pack_k(p: u32) -> vec2u {
@@ -37,17 +37,16 @@ fn w_quad(row: u32, q: u32) -> vec4f {
   let j = q & 7u; // quads 0..3: low nibbles of bytes 4j..; 4..7: high nibbles of bytes 4(j-4)..
   let w = wb_u32(o + 2u + (j & 3u) * 4u);
   let nib = (vec4u(w) >> (vec4u(0u, 8u, 16u, 24u) + select(0u, 4u, j >= 4u))) & vec4u(0xfu);
-  return (vec4f(nib) - 8.0) * wb_f16(o);
+  return wb_uint_f(nib, 8.0) * wb_f16(o);
 }
 
 // dot(pack p of the row, x) for the GEMV with one row of x per pass, in fewer instructions than
-// w_pack: the nibbles become floats with one unpack4x8unorm per 4 (q/255), and the -8 offset
-// and the scale are applied once to the sums: d * (sum q*x - 8 * sum x).
+// w_pack: the -8 offset and the scale are applied once to the sums: d * (sum q*x - 8 * sum x).
 // xs = (sum of xa, sum of xb).
 fn w_pack_dot(row: u32, p: u32, xa: vec4f, xb: vec4f, xs: vec2f) -> f32 {
   let o = q4_0_block(row, p >> 2u);
   let q = wb_u32(o + 2u + (p & 3u) * 4u);
-  let lo = unpack4x8unorm(q & 0x0f0f0f0fu);
-  let hi = unpack4x8unorm((q >> 4u) & 0x0f0f0f0fu);
-  return wb_f16(o) * (255.0 * (dot(lo, xa) + dot(hi, xb)) - 8.0 * (xs.x + xs.y));
+  let lo = wb_uint_f(wb_lo_nibbles(q), 0.0);
+  let hi = wb_uint_f(wb_hi_nibbles(q), 0.0);
+  return wb_f16(o) * (dot(lo, xa) + dot(hi, xb) - 8.0 * (xs.x + xs.y));
 }

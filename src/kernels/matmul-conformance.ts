@@ -57,6 +57,25 @@ const GEMV_CASES: Case[] = [
   ['q6_k', 1, 37, 512, true],
   ['q6_k', 17, 9, 256, false],
   ['q8_0', 1, 70001, 32, false], // N past one grid dimension: 2-D grid
+  // Q4_0/Q8_0 with an even number of blocks per row: one row of x takes the 'pairs' kernel
+  // (N not a multiple of its rows per workgroup; one chunk of pairs, several, a partial last
+  // one), several rows the split kernel with up to 8 rows of x per pass; odd block counts
+  // above and here fall back to the split kernel.
+  ['q4_0', 1, 37, 128, false],
+  ['q4_0', 1, 70, 2112, true], // 33 pairs: a full chunk of 32 and a partial one
+  ['q4_0', 1, 4100, 64, false], // the rows of a 4096-wide output, one workgroup partly past N
+  ['q8_0', 1, 37, 192, true],
+  ['q8_0', 1, 19, 2112, false],
+  ['q8_0', 1, 4100, 64, true],
+  ['q4_0', 2, 37, 128, true],
+  ['q4_0', 3, 21, 192, false],
+  ['q4_0', 8, 37, 128, false],
+  ['q4_0', 8, 4100, 64, true],
+  ['q4_0', 5, 9, 160, false], // odd block count, several rows
+  ['q8_0', 2, 33, 128, false],
+  ['q8_0', 3, 11, 160, true],
+  ['q8_0', 8, 19, 160, true],
+  ['q8_0', 8, 4097, 128, false],
 ];
 
 const GEMM_CASES: Case[] = [
@@ -84,7 +103,8 @@ export const MATMUL_FAMILIES: MatmulFamily[] = [
     spec: matmulGemvSpec,
     fixed: (act) => cases(act, GEMV_CASES),
     random: (act, rng) => randomShape(act, rng, 8, 64, 600),
-    small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 96, bias: true }),
+    // K = 128 (4 blocks): the sweep covers the 'pairs' configs as well as the split ones
+    small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 128, bias: true }),
   },
   {
     spec: matmulGemmSpec,

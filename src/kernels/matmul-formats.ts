@@ -9,6 +9,8 @@ import dequantQ4_0 from '../../shaders/lib/dequant-q4_0.wgsl?raw';
 import dequantQ5_0 from '../../shaders/lib/dequant-q5_0.wgsl?raw';
 import dequantQ4K from '../../shaders/lib/dequant-q4_k.wgsl?raw';
 import dequantQ6K from '../../shaders/lib/dequant-q6_k.wgsl?raw';
+import gemvPairQ4_0 from '../../shaders/lib/gemv-pair-q4_0.wgsl?raw';
+import gemvPairQ8_0 from '../../shaders/lib/gemv-pair-q8_0.wgsl?raw';
 import xVec4 from '../../shaders/matmul-x-vec4.wgsl?raw';
 import xScalar from '../../shaders/matmul-x-scalar.wgsl?raw';
 
@@ -54,6 +56,9 @@ export function weightLibs(format: MatmulWeightFormat, K: number): string[] {
       return [dequantBytes, QUANT_LIBS[format]];
   }
 }
+
+/** Pair readers of the 'pairs' GEMV (shaders/matmul-gemv-pairs.wgsl), for the formats it takes. */
+export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ4_0, q8_0: gemvPairQ8_0 };
 
 /** The activation reader: vector loads when K % 4 == 0. */
 export function xLib(K: number): string {

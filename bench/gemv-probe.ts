@@ -1,0 +1,129 @@
+/**
+ * GEMV probe: GB/s of the decode path (matmul.gemv) for Q4_0/Q8_0 at Llama-3.1-8B's weight
+ * shapes, M = 1 and 8, for the default config and a few others of the space, next to the copy
+ * bandwidth of the same run. Checks each timed config against the CPU reference on one shape.
+ *   node bench/build.mjs bench/gemv-probe.ts && node bench/dist/gemv-probe.js [--formats q4_0,q8_0]
+ *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--quick] [--out file.json]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ActDType } from '../src/core/dtype.js';
+import { acquireGpu } from '../src/gpu/acquire.js';
+import { createBuffer } from '../src/gpu/buffers.js';
+import { GpuTimer } from '../src/gpu/timer.js';
+import { runConformanceCase } from '../src/kernels/conformance.js';
+import { KernelDispatch } from '../src/kernels/launch.js';
+import { matmulGemvSpec, weightByteSize, type MatmulGemvConfig, type MatmulShape, type MatmulWeightFormat } from '../src/kernels/matmul.js';
+import { createNodePlatform } from '../src/platform/node/index.js';
+import { copyBandwidth } from './engine-steps.js';
+import { uploadActivations, uploadWeights } from './matmul-setup.js';
+
+const { values: args } = parseArgs({
+  options: {
+    formats: { type: 'string', default: 'q4_0,q8_0' },
+    m: { type: 'string', default: '1,8' },
+    act: { type: 'string' },
+    shapes: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/gemv-probe.json' },
+  },
+});
+
+const SHAPES: [string, number, number][] = [
+  ['q_proj', 4096, 4096],
+  ['k_proj', 1024, 4096],
+  ['gate_proj', 14336, 4096],
+  ['down_proj', 4096, 14336],
+  ['lm_head', 128256, 4096],
+];
+
+/** The config this file's kernels had as default before the 'pairs' kernel. */
+function oldDefault(shape: MatmulShape): MatmulGemvConfig {
+  return { mode: 'split', wg: 128, rows: shape.N >= 4096 ? 2 : 1, mb: Math.min(4, shape.M), ppt: 4, reduce: 'subgroup' };
+}
+
+function candidates(shape: MatmulShape, dflt: MatmulGemvConfig): MatmulGemvConfig[] {
+  const out: MatmulGemvConfig[] = [dflt, oldDefault(shape)];
+  const r = 'subgroup' as const;
+  if (shape.M === 1) {
+    for (const [rows, ppt, c] of [[16, 4, 32], [8, 4, 32], [32, 8, 32], [16, 2, 32], [16, 8, 32], [8, 2, 16], [32, 4, 16], [4, 4, 32]] as const) {
+      out.push({ mode: 'pairs', wg: (c * rows) / ppt, rows, mb: 1, ppt, reduce: r });
+    }
+  } else {
+    for (const [wg, rows, ppt] of [[128, 4, 1], [128, 8, 1], [256, 4, 1], [64, 4, 1], [128, 2, 1], [128, 4, 4], [128, 8, 2]] as const) {
+      out.push({ mode: 'split', wg, rows, mb: 8, ppt, reduce: r });
+    }
+  }
+  const key = (c: unknown) => JSON.stringify(c);
+  return out.filter((c, i) => out.findIndex((d) => key(d) === key(c)) === i);
+}
+
+async function main(): Promise<void> {
+  const ctx = await acquireGpu(createNodePlatform());
+  const dev = ctx.info;
+  console.log(`adapter: ${dev.vendor} ${dev.architecture} ${dev.device}; f16 ${dev.features.f16}, subgroups ${dev.features.subgroups}, wg mem ${dev.limits.maxComputeWorkgroupStorageSize}`);
+  const bw = await copyBandwidth(ctx, (args.quick ? 64 : 1024) * 2 ** 20, 5);
+  console.log(`copy: ${bw.copyGBps.toFixed(0)} GB/s copied, ${bw.readWriteGBps.toFixed(0)} GB/s read+write`);
+  const acts = (args.act ?? (dev.features.f16 ? 'f16' : 'f32')).split(',') as ActDType[];
+  const formats = args.formats!.split(',') as MatmulWeightFormat[];
+  const Ms = args.m!.split(',').map(Number);
+  const shapes = args.quick ? ([['tiny', 256, 512]] as [string, number, number][]) : SHAPES.filter(([n]) => !args.shapes || args.shapes.split(',').includes(n));
+  const rows: unknown[] = [];
+  const timer = new GpuTimer(ctx);
+  for (const act of acts) {
+    for (const format of formats) {
+      for (const M of Ms) {
+        // correctness of every candidate on a small real-width shape first
+        const check: MatmulShape = { act, weight: format, M, N: 300, K: 4096, bias: true };
+        const cands = candidates({ ...check, N: 4096 }, matmulGemvSpec.defaultConfig({ ...check, N: 4096 }, dev));
+        for (const cfg of cands) {
+          const r = await runConformanceCase(ctx, { kernel: 'matmul.gemv', act, label: 'probe', spec: matmulGemvSpec as never, shape: check, config: cfg, seed: 5 });
+          if (!r.passed) console.log(`CHECK FAIL ${act} ${format} M=${M} ${JSON.stringify(cfg)}: ${r.error}`);
+        }
+        for (const [name, N, K] of shapes) {
+          const shape: MatmulShape = { act, weight: format, M, N, K, bias: false };
+          const one = weightByteSize(format, N, K);
+          const copies = Math.max(1, Math.min(64, Math.ceil((args.quick ? 0 : 512 * 2 ** 20) / one)));
+          const w = uploadWeights(ctx, format, N, K, copies);
+          const x = uploadActivations(ctx, act, M, K, 1);
+          const y = createBuffer(ctx, M * N * (act === 'f16' ? 2 : 4), 'probe:y');
+          const dflt = matmulGemvSpec.defaultConfig(shape, dev);
+          for (const cfg of candidates(shape, dflt)) {
+            const kds: KernelDispatch<MatmulShape, unknown>[] = [];
+            try {
+              for (let c = 0; c < copies; c++) {
+                kds.push(await KernelDispatch.create(ctx, matmulGemvSpec as never, shape, cfg, { x, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
+              }
+              let i = 0;
+              const record = (pass: GPUComputePassEncoder) => kds[i++ % kds.length]!.encode(pass);
+              const iters = args.quick ? 2 : 40;
+              await timer.time(record, Math.min(iters, kds.length));
+              const ms: number[] = [];
+              for (let rep = 0; rep < 3; rep++) ms.push(await timer.time(record, iters));
+              const t = ms.sort((a, b) => a - b)[1]!;
+              const gbps = one / t / 1e6;
+              const row = { act, format, name, N, K, M, config: cfg, isDefault: cfg === dflt, ms: t, gbps, ofCopy: gbps / bw.readWriteGBps };
+              rows.push(row);
+              console.log(`${act} ${format} ${name} M=${M}: ${t.toFixed(4)} ms ${gbps.toFixed(0)} GB/s (${(100 * row.ofCopy).toFixed(0)}% of r+w copy)${cfg === dflt ? ' [default]' : ''} ${JSON.stringify(cfg)}`);
+            } catch (e) {
+              console.log(`${act} ${format} ${name} M=${M} ${JSON.stringify(cfg)}: ERROR ${(e as Error).message.slice(0, 300)}`);
+            } finally {
+              for (const kd of kds) kd.destroy();
+            }
+          }
+          w.buffer.destroy();
+          x.destroy();
+          y.destroy();
+        }
+      }
+    }
+  }
+  timer.destroy();
+  await mkdir(dirname(args.out!), { recursive: true });
+  await writeFile(args.out!, JSON.stringify({ adapter: dev, copy: bw, rows }, null, 1));
+  console.log(`wrote ${args.out}`);
+  ctx.destroy();
+}
+
+await main();

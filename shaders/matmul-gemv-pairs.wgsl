@@ -1,0 +1,119 @@
+// Matmul, decode path for 32-element block formats (Q4_0, Q8_0), one row of x per pass:
+// y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]), W in the file's raw block layout.
+//
+// Bindings (group 0):
+//   0 x      [M, K] act_t                read, through x_vec4 (shaders/matmul-x-vec4.wgsl)
+//   1 w      [N, K] raw GGUF blocks      read as words (w_data, declared by the pair library
+//                                        shaders/lib/gemv-pair-<format>.wgsl)
+//   2 bias   [N]    f32                  read (main_bias only)
+//   3 y      [M, N] act_t                write
+//   4 params Params { M, N, K }
+// Prelude: act_t; Params; consts WG, ROWS, RL, C (generated); x_vec4; the pair library (PW,
+// pair_dot); a reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce, const RM = ROWS).
+// Contract: K % 64 == 0 (an even number of 32-blocks per row), so every row starts on a 4-byte
+// boundary and a pair of blocks is PW whole words (Q4_0: 36 B = 9, Q8_0: 68 B = 17).
+// Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
+// One workgroup: WG = C * (ROWS / RL) invocations. K is walked in chunks of C pairs of blocks
+// (64 columns each). Per chunk the workgroup copies the ROWS rows' PW*C words of W and the chunk
+// of x into workgroup memory with coalesced loads (adjacent invocations, adjacent words: blocks
+// are 18 or 34 bytes, so an invocation reading its own block straight from memory would make
+// every load touch many cache lines). Then invocation (g, c) = (index / C, index % C) takes
+// pair c of the chunk: its 64 values of x (converted to f32 once) stay in registers for its RL
+// rows g*RL.. of W, and each pair is decoded from workgroup memory (PW words at stride PW: an
+// odd stride, so no bank conflicts). The partial sums are reduced over the workgroup at the end.
+// Rows m of x are passes: this path is meant for M = 1 (the few-rows GEMV reads W once for them).
+// Tunables: C, ROWS, RL (consts), reduce flavour.
+// Precision: weights exact small integers times f32 scales, products and sums in f32; x is
+// converted from act_t to f32 (exact); only x and y storage is act_t.
+
+const RM = ROWS;
+const G = ROWS / RL; // row groups: invocations g*C .. g*C+C-1 take rows g*RL .. g*RL+RL-1
+const X_BINDING = 0u;
+const W_BINDING = 1u;
+const XS = 17u; // vec4s per pair in x_chunk: 16 used, one of padding, so that the invocations'
+                // 16-byte reads at stride 17 vec4s fall on distinct banks
+
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<act_t>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+var<workgroup> w_chunk: array<u32, ROWS * C * PW>; // [ROWS, C * PW] u32: this chunk of each row
+var<workgroup> x_chunk: array<vec4f, C * XS>;      // [C, XS] vec4f: x[m, chunk] as f32, padded
+
+// Sums over the workgroup: invocation j < ROWS gets row n0 + j of W times row m of x.
+fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
+  let l = lane.index;
+  let c = l % C;
+  let g = l / C;
+  let pairs = params.K / 64u;
+  let row_words = pairs * PW;
+  var acc_l: array<f32, RL>;
+  for (var p0 = 0u; p0 < pairs; p0 += C) {
+    let np = min(C, pairs - p0); // pairs in this chunk
+    let cw = np * PW;            // words per row in this chunk
+    for (var i = l; i < ROWS * C * PW; i += WG) {
+      let r = i / (C * PW);
+      let j = i - r * (C * PW);
+      let n = min(n0 + r, params.N - 1u); // rows past N: garbage that is never stored
+      if (j < cw) {
+        w_chunk[i] = w_data[n * row_words + p0 * PW + j];
+      }
+    }
+    for (var i = l; i < C * 16u; i += WG) {
+      let pc = i / 16u;
+      let q = i % 16u;
+      if (pc < np) {
+        x_chunk[pc * XS + q] = x_vec4(m, (p0 + pc) * 64u + q * 4u);
+      }
+    }
+    workgroupBarrier();
+    if (c < np) {
+      var xr: array<vec4f, 16>; // x[m, 64 (p0 + c) ..] as f32, reused for RL rows
+      var xa = vec4f(0.0);
+      var xb = vec4f(0.0);
+      for (var q = 0u; q < 8u; q++) {
+        xr[q] = x_chunk[c * XS + q];
+        xr[q + 8u] = x_chunk[c * XS + q + 8u];
+        xa += xr[q];
+        xb += xr[q + 8u];
+      }
+      let xs = vec2f(dot(xa, vec4f(1.0)), dot(xb, vec4f(1.0))); // per block, for the formats' offsets
+      for (var i = 0u; i < RL; i++) {
+        acc_l[i] += pair_dot(((g * RL + i) * C) * PW + c * PW, xr, xs);
+      }
+    }
+    workgroupBarrier();
+  }
+  // Into the layout mm_reduce sums: a slot per row of the workgroup, zero for other groups' rows.
+  var acc: array<f32, RM>;
+  for (var r = 0u; r < ROWS; r++) {
+    acc[r] = select(0.0, acc_l[r % RL], r / RL == g);
+  }
+  return mm_reduce(acc, lane);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
+  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
+  if (n0 >= params.N) { return; } // uniform per workgroup: the barriers stay uniform
+  for (var m = 0u; m < params.M; m++) {
+    let v = gemv_pairs_pass(n0, m, lane);
+    let n = n0 + lane.index;
+    if (lane.index < ROWS && n < params.N) {
+      y[m * params.N + n] = act_t(v);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
+  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
+  if (n0 >= params.N) { return; }
+  for (var m = 0u; m < params.M; m++) {
+    let v = gemv_pairs_pass(n0, m, lane);
+    let n = n0 + lane.index;
+    if (lane.index < ROWS && n < params.N) {
+      y[m * params.N + n] = act_t(v + bias[n]);
+    }
+  }
+}
