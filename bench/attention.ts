@@ -10,10 +10,16 @@
  * Options: --quick (tiny shapes, seconds on SwiftShader), --act f16|f32, --kv f16|f32,
  * --heads 32/8/128 (numHeads/numKvHeads/headDim), --batches 1,4,16,64, --contexts 512,..., --prompts
  * 512,2048,8192, --iters N, --check on|quick|off, --tune (decode: every decode tile x split partition
- * 0|256|512|1024|2048; prefill: every tile of the space), --out FILE.
+ * 0|256|512|1024|2048; prefill: every tile of the space), --torch auto|off|PYTHON (torch SDPA and a
+ * device copy on the same shapes in the same run, bench/torch-baseline.py), --copy-mib N (WGSL
+ * copy; 0: none), --out FILE. Besides the grid, decode at batch 32 x context 4096 (issue #4's
+ * target) always runs unless --quick.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ActDType } from '../src/core/dtype.js';
 import { Rng } from '../src/core/random.js';
@@ -28,6 +34,7 @@ import type { StepSeq } from '../src/attention/types.js';
 import { attentionSpace, KV_BYTES, type KvDType, type PagedAttentionConfig } from '../src/kernels/attention-shape.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkAttention } from './attention-check.js';
+import { copyBandwidth, type CopyBandwidth } from './engine-steps.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -44,6 +51,8 @@ const { values: args } = parseArgs({
     check: { type: 'string', default: 'on' },
     tune: { type: 'boolean', default: false },
     out: { type: 'string' },
+    torch: { type: 'string', default: 'auto' }, // auto (python3 if it imports torch) | off | an interpreter
+    'copy-mib': { type: 'string' },
   },
 });
 const nums = (s: string | undefined, d: number[]) => (s ? s.split(/[,/]/).map(Number) : d);
@@ -70,6 +79,78 @@ interface Row {
   configs?: unknown;
   best?: { ms: number; gbps?: number; tflops?: number; tile: PagedAttentionConfig; partitionSize: number };
   skipped?: string;
+  /** decode: copies of the KV the timing rotates over (torch gets as many) */
+  kvCopies?: number;
+  /** torch SDPA on the same shape in the same run (KV contiguous there, paged here) */
+  torch?: { ms: number; gbps?: number; tflops?: number; backend: string; variant: string; kvLayout: string; tried: unknown } | { error: string };
+  /** torch ms / our ms: > 1 means ours is faster (= GB/s or TFLOP/s ratio: same bytes and flops) */
+  vsTorch?: number;
+  /** decode: our KV GB/s over the torch copy's read+write GB/s of this run (issue #4's metric) */
+  vsCopy?: number;
+  /** decode: our KV GB/s over our own WGSL copy's read+write GB/s */
+  vsWgslCopy?: number;
+}
+
+// ---- PyTorch baseline (bench/torch-baseline.py), run as a child process of this bench so both
+// sides share the run: same machine, driver and clocks. (bench/matmul.ts has the same helper.)
+
+interface TorchResult {
+  id: string;
+  ms?: number;
+  tflops?: number;
+  gbps?: number;
+  copyGBps?: number;
+  readWriteGBps?: number;
+  error?: string;
+  [k: string]: unknown;
+}
+interface TorchReport {
+  python?: string;
+  torch?: string;
+  device?: string;
+  error?: string;
+  results?: TorchResult[];
+  [k: string]: unknown;
+}
+
+/** `--torch auto|off|<python>`: the interpreter to use, or why there is none. */
+function torchPython(opt: string): { python?: string; reason?: string } {
+  if (opt === 'off') return { reason: '--torch off' };
+  if (opt !== 'auto') return { python: opt };
+  const probe = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
+  return probe.status === 0 ? { python: 'python3' } : { reason: 'python3 cannot import torch' };
+}
+
+function runTorch(python: string, cases: object[]): TorchReport {
+  // Bundled as bench/dist/*.js, so the script is one folder up; run from the project root otherwise.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = [resolve(here, '..', 'torch-baseline.py'), resolve('bench', 'torch-baseline.py')].find((p) => existsSync(p));
+  if (!script) return { python, error: 'bench/torch-baseline.py not found' };
+  console.log(`torch: ${cases.length} cases through ${python} ${script}`);
+  const r = spawnSync(python, [script, '-'], {
+    input: JSON.stringify({ cases, repeats: 5, minMs: 3 }),
+    stdio: ['pipe', 'pipe', 'inherit'], // its progress lines go to our log
+    maxBuffer: 64 << 20,
+    timeout: 600_000,
+  });
+  const last = (r.stdout?.toString() ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return { python, ...(JSON.parse(last) as TorchReport), ...(r.status ? { exitCode: r.status } : {}) };
+  } catch {
+    return { python, error: `no JSON from ${script} (exit ${r.status}${r.error ? `, ${r.error.message}` : ''})` };
+  }
+}
+
+const r4 = (x: number) => Number(x.toFixed(4));
+
+/**
+ * Keeps the GPU busy for about a second (one buffer pair, 1200 copies of 1 GiB) before the first
+ * timed case: on the H200 the first cases of a run came out up to several times slower than the
+ * same shapes later in the run, and a warm-up that reallocated 2 GiB per round did not help.
+ * Returns that copy's figure as a diagnostic only.
+ */
+async function warmUp(ctx: GpuContext, quick: boolean): Promise<CopyBandwidth | undefined> {
+  return quick ? undefined : copyBandwidth(ctx, 2 ** 30, 300, 3);
 }
 
 /** Times one step layout: rotates over `layers` caches so the KV streams from DRAM, not L2. */
@@ -133,45 +214,49 @@ async function main(): Promise<void> {
   const prompts = nums(args.prompts, quick ? [64] : [512, 2048, 8192]);
   const iters = Number(args.iters ?? (quick ? 2 : 20));
   const report: Record<string, unknown> = { date: new Date().toISOString(), adapter: dev, dims: d, args, check: undefined, results: [] };
+  const t0 = performance.now();
   if (args.check !== 'off') report.check = await checkAttention(ctx, quick || args.check === 'quick');
 
+  const warm = await warmUp(ctx, quick);
+  if (warm) console.log(`warm-up: WGSL copy at ${warm.readWriteGBps.toFixed(0)} GB/s read+write`);
   const timer = new GpuTimer(ctx);
   const rows = report.results as Row[];
   const kvTokenBytes = 2 * d.numKvHeads * d.headDim * KV_BYTES[d.kv]; // K + V of one token, one layer
   const maxBinding = Math.min(dev.limits.maxStorageBufferBindingSize, dev.limits.maxBufferSize);
   const space = attentionSpace(d, dev);
-  for (const batch of batches) {
-    for (const context of contexts) {
-      const base = { kind: 'decode' as const, batch, context, queryLen: 1 };
-      const kvBytes = batch * context * kvTokenBytes;
-      if (kvBytes / 2 > maxBinding) {
-        rows.push({ ...base, ms: NaN, skipped: `K of one layer (${(kvBytes / 2 / 2 ** 30).toFixed(1)} GiB) exceeds the max storage binding` });
-        continue;
-      }
-      // Rotate over enough layers (>= 256 MiB of KV) that each timing reads DRAM, not L2.
-      const layers = quick ? 1 : Math.max(1, Math.min(16, Math.ceil(2 ** 28 / kvBytes), Math.floor((8 * 2 ** 30) / kvBytes)));
-      const seqs = Array.from({ length: batch }, () => ({ queryLen: 1, seqLen: context }));
-      try {
-        const t = await timeStep(ctx, timer, d, seqs, layers, iters, {}, {});
-        const row: Row = { ...base, ms: t.ms, gbps: kvBytes / t.ms / 1e6, plan: t.plan, configs: t.configs.split };
-        if (args.tune) {
-          let best = { ms: t.ms, tile: t.configs.decode, partitionSize: -1 };
-          for (const tile of space.filter((c) => c.tq === 1)) {
-            for (const partitionSize of [0, 256, 512, 1024, 2048]) {
-              const split = partitionSize === 0 ? { enabled: false } : { partitionSize, targetWorkgroups: 1 << 20 };
-              const r = await timeStep(ctx, timer, d, seqs, layers, iters, { decode: tile, split: tile }, split).catch(() => undefined);
-              if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize };
-            }
+  const decodeCases = batches.flatMap((batch) => contexts.map((context) => [batch, context] as const));
+  // Issue #4's target shape, whatever the grid.
+  if (!quick && !decodeCases.some(([b, c]) => b === 32 && c === 4096)) decodeCases.push([32, 4096]);
+  for (const [batch, context] of decodeCases) {
+    const base = { kind: 'decode' as const, batch, context, queryLen: 1 };
+    const kvBytes = batch * context * kvTokenBytes;
+    if (kvBytes / 2 > maxBinding) {
+      rows.push({ ...base, ms: NaN, skipped: `K of one layer (${(kvBytes / 2 / 2 ** 30).toFixed(1)} GiB) exceeds the max storage binding` });
+      continue;
+    }
+    // Rotate over enough layers (>= 256 MiB of KV) that each timing reads DRAM, not L2.
+    const layers = quick ? 1 : Math.max(1, Math.min(16, Math.ceil(2 ** 28 / kvBytes), Math.floor((8 * 2 ** 30) / kvBytes)));
+    const seqs = Array.from({ length: batch }, () => ({ queryLen: 1, seqLen: context }));
+    try {
+      const t = await timeStep(ctx, timer, d, seqs, layers, iters, {}, {});
+      const row: Row = { ...base, ms: t.ms, gbps: kvBytes / t.ms / 1e6, kvCopies: layers, plan: t.plan, configs: t.configs.split };
+      if (args.tune) {
+        let best = { ms: t.ms, tile: t.configs.decode, partitionSize: -1 };
+        for (const tile of space.filter((c) => c.tq === 1)) {
+          for (const partitionSize of [0, 256, 512, 1024, 2048]) {
+            const split = partitionSize === 0 ? { enabled: false } : { partitionSize, targetWorkgroups: 1 << 20 };
+            const r = await timeStep(ctx, timer, d, seqs, layers, iters, { decode: tile, split: tile }, split).catch(() => undefined);
+            if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize };
           }
-          row.best = { ...best, gbps: kvBytes / best.ms / 1e6 };
         }
-        rows.push(row);
-        const b = row.best ? `  best ${row.best.gbps!.toFixed(0)} GB/s ${JSON.stringify(row.best.tile)} p${row.best.partitionSize}` : '';
-        console.log(`decode batch ${batch} ctx ${context}: ${t.ms.toFixed(4)} ms, ${row.gbps!.toFixed(1)} GB/s  ${JSON.stringify(t.plan)}${b}`);
-      } catch (e) {
-        rows.push({ ...base, ms: NaN, skipped: `error: ${(e as Error).message}` });
-        console.log(`decode batch ${batch} ctx ${context}: ERROR ${(e as Error).message}`);
+        row.best = { ...best, gbps: kvBytes / best.ms / 1e6 };
       }
+      rows.push(row);
+      const b = row.best ? `  best ${row.best.gbps!.toFixed(0)} GB/s ${JSON.stringify(row.best.tile)} p${row.best.partitionSize}` : '';
+      console.log(`decode batch ${batch} ctx ${context}: ${t.ms.toFixed(4)} ms, ${row.gbps!.toFixed(1)} GB/s  ${JSON.stringify(t.plan)}${b}`);
+    } catch (e) {
+      rows.push({ ...base, ms: NaN, skipped: `error: ${(e as Error).message}` });
+      console.log(`decode batch ${batch} ctx ${context}: ERROR ${(e as Error).message}`);
     }
   }
   const prefillCases: [number, number][] = [...prompts.map((p) => [1, p] as [number, number]), ...(quick ? [] : [[4, 1024] as [number, number]])];
@@ -201,6 +286,95 @@ async function main(): Promise<void> {
     }
   }
   timer.destroy();
+  report.benchS = r4((performance.now() - t0) / 1e3);
+
+  // Our copy right after the timings, next to torch's run (the first run on the H200 measured it
+  // here and got the copy rate torch gets; measured before the timings it came out at half).
+  const copyMiB = Number(args['copy-mib'] ?? (quick ? 16 : 1024));
+  const wgslCopy = copyMiB > 0 ? await copyBandwidth(ctx, copyMiB * 2 ** 20, quick ? 2 : 20) : undefined;
+  if (wgslCopy) console.log(`wgsl copy ${copyMiB} MiB: ${wgslCopy.readWriteGBps.toFixed(0)} GB/s read+write`);
+
+  const tp = torchPython(args.torch ?? 'auto');
+  let torch: TorchReport | undefined;
+  const heads = { numHeads: d.numHeads, numKvHeads: d.numKvHeads, headDim: d.headDim, dtype: d.kv };
+  const caseId = (r: Row) => `${r.kind}:${r.batch}x${r.context}`;
+  if (tp.python) {
+    const cases: object[] = [{ id: 'copy', op: 'copy', bytes: 2 ** 30 }];
+    for (const r of rows) {
+      if (r.skipped) continue;
+      if (r.kind === 'decode') {
+        // As many KV copies as our timing rotated over, so both read DRAM (or both hit L2) alike.
+        const kvBytes = r.batch * r.context * kvTokenBytes;
+        cases.push({ id: caseId(r), op: 'sdpa_decode', batch: r.batch, context: r.context, ...heads, rotateBytes: (r.kvCopies ?? 1) * kvBytes });
+      } else {
+        cases.push({ id: caseId(r), op: 'sdpa_prefill', batch: r.batch, queryLen: r.queryLen, ...heads });
+      }
+    }
+    torch = runTorch(tp.python, cases);
+    if (torch.error) console.log(`torch: ${torch.error}`);
+  }
+  const byId = new Map((torch?.results ?? []).map((t) => [t.id, t]));
+  const tc = byId.get('copy');
+  const torchCopy = tc && tc.ms !== undefined ? { bytes: tc.bytes, ms: tc.ms, copyGBps: tc.copyGBps!, readWriteGBps: tc.readWriteGBps!, method: tc.method, variant: tc.variant, tried: tc.tried } : undefined;
+  report.copy = {
+    convention: 'readWriteGBps = 2 * bytes / time (each byte read once and written once); decode GB/s counts the K + V bytes read, so they divide',
+    torch: torchCopy ?? null,
+    wgsl: wgslCopy ?? null,
+    wgslVsTorch: torchCopy && wgslCopy ? r4(wgslCopy.readWriteGBps / torchCopy.readWriteGBps) : null,
+    wgslWarmUp: warm ?? null,
+  };
+  const { results: _drop, ...torchInfo } = torch ?? {};
+  report.torch = torch ? torchInfo : { skipped: tp.reason };
+  for (const r of rows) {
+    if (r.skipped) continue;
+    const t = byId.get(caseId(r));
+    if (t?.ms !== undefined) {
+      r.torch = { ms: t.ms, ...(t.gbps !== undefined ? { gbps: t.gbps } : {}), ...(t.tflops !== undefined ? { tflops: t.tflops } : {}),
+        backend: t.backend as string, variant: t.variant as string, kvLayout: 'contiguous', tried: t.tried };
+      r.vsTorch = r4(t.ms / r.ms);
+    } else if (t?.error) r.torch = { error: t.error };
+    if (r.gbps !== undefined) {
+      if (torchCopy) r.vsCopy = r4(r.gbps / torchCopy.readWriteGBps);
+      if (wgslCopy) r.vsWgslCopy = r4(r.gbps / wgslCopy.readWriteGBps);
+    }
+    if (r.torch || r.vsWgslCopy !== undefined) {
+      const ours = r.gbps !== undefined ? `${r.gbps.toFixed(0)} GB/s` : `${r.tflops!.toFixed(2)} TFLOP/s`;
+      const theirs = r.torch && 'ms' in r.torch ? (r.gbps !== undefined ? `${r.torch.gbps!.toFixed(0)} GB/s` : `${r.torch.tflops!.toFixed(1)} TFLOP/s`) + ` (${r.torch.backend}, ${r.torch.variant})` : '-';
+      const copy = r.vsCopy !== undefined ? `, ${(100 * r.vsCopy).toFixed(1)}% of torch copy` : r.vsWgslCopy !== undefined ? `, ${(100 * r.vsWgslCopy).toFixed(1)}% of WGSL copy` : '';
+      console.log(`  ${r.kind} ${r.batch} x ${r.context}: ours ${ours}, torch SDPA ${theirs}, torch/ours time ${r.vsTorch ?? '-'}${copy}`);
+    }
+  }
+
+  // Issue #4's target; without torch our own copy stands in as the reference (and says so).
+  const copyRef = torchCopy?.readWriteGBps ?? wgslCopy?.readWriteGBps;
+  const tr = rows.find((r) => r.kind === 'decode' && r.batch === 32 && r.context === 4096 && r.gbps !== undefined);
+  const measured = tr && copyRef && d.kv === 'f16' ? r4(tr.gbps! / copyRef) : null;
+  const sdpa = (kind: Row['kind']) => rows.filter((r) => r.kind === kind && r.vsTorch !== undefined).map((r) => ({ batch: r.batch, context: r.context, vsTorch: r.vsTorch }));
+  report.targets = [
+    {
+      issue: 4,
+      target: 'paged decode at batch 32, context 4096, f16 KV >= 60% of the copy bandwidth measured in the same run',
+      metric: `KV GB/s / ${torchCopy ? 'torch copy' : wgslCopy ? 'WGSL copy (torch did not run)' : 'no copy'} read + write GB/s`,
+      threshold: 0.6,
+      measured,
+      pass: measured === null ? null : measured >= 0.6,
+      cases: tr ? [{ batch: 32, context: 4096, kv: d.kv, gbps: r4(tr.gbps!), torchSdpaGbps: tr.torch && 'gbps' in tr.torch ? r4(tr.torch.gbps!) : null, vsTorch: tr.vsTorch ?? null }] : [],
+      ...(d.kv === 'f16' ? {} : { note: `KV is ${d.kv}: the target is for f16 KV` }),
+    },
+    {
+      issue: 4,
+      target: 'decode and prefill attention against torch scaled_dot_product_attention on the same shapes in the same run (no threshold)',
+      metric: 'torch ms / our ms per shape (> 1: ours faster); torch reads a contiguous KV, ours a paged one',
+      threshold: null,
+      measured: null,
+      pass: null,
+      cases: [...sdpa('decode').map((c) => ({ kind: 'decode', ...c })), ...sdpa('prefill').map((c) => ({ kind: 'prefill', ...c }))],
+    },
+  ];
+  for (const t of report.targets as { issue: number; target: string; metric: string; measured: number | null; pass: boolean | null; threshold: number | null }[]) {
+    if (t.threshold === null) continue;
+    console.log(`target #${t.issue}: ${t.target}: ${t.measured ?? '-'} (${t.metric}) -> ${t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'FAIL'}`);
+  }
   const out = args.out ?? `bench/results/attention-${(dev.device || dev.architecture).replace(/[^\w.-]+/g, '_')}${quick ? '-quick' : ''}.json`;
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(report, null, 1));

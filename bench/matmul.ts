@@ -2,10 +2,16 @@
  * Matmul benchmark: GB/s of the decode path (M = 1) and TFLOP/s of the prefill paths
  * (M = 512..4096) for the weight shapes of Llama-3.1-8B, Qwen2.5-0.5B and SmolLM2-135M, in
  * every weight format, on the adapter it finds. Checks the kernels against the CPU reference
- * first (llm.c's habit: correct, then fast). See bench/README.md for how to run it.
+ * first (llm.c's habit: correct, then fast). On a machine whose python3 has torch (CUDA), the same
+ * shapes also run through torch.matmul (bf16) and a device copy in the same run
+ * (bench/torch-baseline.py), so each row carries a ratio and `targets` checks issue #3's goals.
+ * See bench/README.md for how to run it and read the ratios.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ActDType } from '../src/core/dtype.js';
 import { acquireGpu } from '../src/gpu/acquire.js';
@@ -26,6 +32,7 @@ import type { AnyKernelSpec } from '../src/kernels/spec.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkEveryConfig } from './matmul-check.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
+import { copyBandwidth, type CopyBandwidth } from './engine-steps.js';
 
 /** [name, N, K] per model: q (= o), k/v, gate (= up), down, lm_head. */
 const MODELS: Record<string, [string, number, number][]> = {
@@ -50,6 +57,8 @@ const { values: args } = parseArgs({
     tune: { type: 'string', default: '0' }, // time up to N configs of the space per case, report the best
     l2: { type: 'string' }, // MiB of weight copies a decode timing rotates over (defeats the L2 cache)
     out: { type: 'string' },
+    torch: { type: 'string', default: 'auto' }, // auto (python3 if it imports torch) | off | an interpreter
+    'copy-mib': { type: 'string' }, // MiB of the WGSL copy (0: none)
   },
 });
 
@@ -70,6 +79,93 @@ interface Row {
   tflops?: number;
   best?: { config: unknown; ms: number; gbps?: number; tflops?: number };
   skipped?: string;
+  /** torch.matmul (bf16) on the same M, N, K in the same run */
+  torch?: { ms: number; tflops: number; gbps: number; dtype: string; copies: number } | { error: string };
+  /** torch ms / our ms: > 1 means ours is faster on this shape (= TFLOP/s ratio for prefill) */
+  vsTorch?: number;
+  /** decode: our GB/s over the torch copy's read+write GB/s of this run (issue #3's metric) */
+  vsCopy?: number;
+  /** decode: our GB/s over our own WGSL copy's read+write GB/s */
+  vsWgslCopy?: number;
+}
+
+// ---- PyTorch baseline (bench/torch-baseline.py), run as a child process of this bench so both
+// sides share the run: same machine, driver and clocks. (bench/attention.ts has the same helper.)
+
+interface TorchResult {
+  id: string;
+  ms?: number;
+  tflops?: number;
+  gbps?: number;
+  copyGBps?: number;
+  readWriteGBps?: number;
+  error?: string;
+  [k: string]: unknown;
+}
+interface TorchReport {
+  python?: string;
+  torch?: string;
+  device?: string;
+  error?: string;
+  results?: TorchResult[];
+  [k: string]: unknown;
+}
+
+/** `--torch auto|off|<python>`: the interpreter to use, or why there is none. */
+function torchPython(opt: string): { python?: string; reason?: string } {
+  if (opt === 'off') return { reason: '--torch off' };
+  if (opt !== 'auto') return { python: opt };
+  const probe = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
+  return probe.status === 0 ? { python: 'python3' } : { reason: 'python3 cannot import torch' };
+}
+
+function runTorch(python: string, cases: object[]): TorchReport {
+  // Bundled as bench/dist/*.js, so the script is one folder up; run from the project root otherwise.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = [resolve(here, '..', 'torch-baseline.py'), resolve('bench', 'torch-baseline.py')].find((p) => existsSync(p));
+  if (!script) return { python, error: 'bench/torch-baseline.py not found' };
+  console.log(`torch: ${cases.length} cases through ${python} ${script}`);
+  const r = spawnSync(python, [script, '-'], {
+    input: JSON.stringify({ cases, repeats: 5, minMs: 3 }),
+    stdio: ['pipe', 'pipe', 'inherit'], // its progress lines go to our log
+    maxBuffer: 64 << 20,
+    timeout: 600_000,
+  });
+  const last = (r.stdout?.toString() ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return { python, ...(JSON.parse(last) as TorchReport), ...(r.status ? { exitCode: r.status } : {}) };
+  } catch {
+    return { python, error: `no JSON from ${script} (exit ${r.status}${r.error ? `, ${r.error.message}` : ''})` };
+  }
+}
+
+const r4 = (x: number) => Number(x.toFixed(4));
+
+/**
+ * Keeps the GPU busy for about a second (one buffer pair, 1200 copies of 1 GiB) before the first
+ * timed case: on the H200 the first cases of a run came out up to several times slower than the
+ * same shapes later in the run, and a warm-up that reallocated 2 GiB per round did not help.
+ * Returns that copy's figure as a diagnostic only.
+ */
+async function warmUp(ctx: GpuContext, quick: boolean): Promise<CopyBandwidth | undefined> {
+  return quick ? undefined : copyBandwidth(ctx, 2 ** 30, 300, 3);
+}
+
+interface Target {
+  issue: number;
+  target: string;
+  /** what `measured` is: the worst case over `cases`, each in the same unit */
+  metric: string;
+  threshold: number;
+  measured: number | null;
+  pass: boolean | null;
+  cases: Record<string, unknown>[];
+  note?: string;
+}
+
+function target(issue: number, targetText: string, metric: string, threshold: number, cases: Record<string, unknown>[], values: number[], note?: string): Target {
+  const measured = values.length ? r4(Math.min(...values)) : null;
+  return { issue, target: targetText, metric, threshold, measured, pass: measured === null ? null : measured >= threshold, cases, ...(note ? { note } : {}) };
 }
 
 async function timeDispatches(timer: GpuTimer, kds: KernelDispatch<MatmulShape, unknown>[], iters: number): Promise<number> {
@@ -117,6 +213,7 @@ async function main(): Promise<void> {
   const tune = Number(args.tune ?? 0);
   const rotateBytes = Number(args.l2 ?? (quick ? 0 : 256)) * 2 ** 20;
   const report: Record<string, unknown> = { date: new Date().toISOString(), adapter: dev, args, check: undefined, results: [] };
+  const t0 = performance.now();
 
   if (args.check !== 'off') {
     const cases = conformanceCases(dev, { acts: ['f32', 'f16'], randomShapes: quick ? 1 : 3, sweepConfigs: !quick, filter: (id) => id.startsWith('matmul.') });
@@ -129,6 +226,8 @@ async function main(): Promise<void> {
     report.check = { cases: results.length, failed: failed.map((f) => ({ kernel: f.case.kernel, act: f.case.act, label: f.case.label, error: f.error })), summary: summarize(results), everyConfig: every };
   }
 
+  const warm = await warmUp(ctx, quick);
+  if (warm) console.log(`warm-up: WGSL copy at ${warm.readWriteGBps.toFixed(0)} GB/s read+write`);
   const timer = new GpuTimer(ctx);
   const rows: Row[] = report.results as Row[];
   for (const model of models) {
@@ -190,6 +289,94 @@ async function main(): Promise<void> {
     }
   }
   timer.destroy();
+  report.benchS = r4((performance.now() - t0) / 1e3);
+
+  // Our copy right after the timings, next to torch's run (the first run on the H200 measured it
+  // here and got the copy rate torch gets; measured before the timings it came out at half).
+  const copyMiB = Number(args['copy-mib'] ?? (quick ? 16 : 1024));
+  const wgslCopy = copyMiB > 0 ? await copyBandwidth(ctx, copyMiB * 2 ** 20, quick ? 2 : 20) : undefined;
+  if (wgslCopy) console.log(`wgsl copy ${copyMiB} MiB: ${wgslCopy.readWriteGBps.toFixed(0)} GB/s read+write`);
+
+  const tp = torchPython(args.torch ?? 'auto');
+  let torch: TorchReport | undefined;
+  if (tp.python) {
+    const cases = new Map<string, object>();
+    cases.set('copy', { id: 'copy', op: 'copy', bytes: 2 ** 30 });
+    for (const r of rows) {
+      if (r.skipped) continue;
+      // Decode rotates torch's W over the same >= --l2 MiB of copies as ours, so it streams from DRAM too.
+      const id = `matmul:${r.M}x${r.N}x${r.K}`;
+      cases.set(id, { id, op: 'matmul', M: r.M, N: r.N, K: r.K, dtype: 'bf16', rotateBytes: r.path === 'gemv' ? rotateBytes : 0 });
+    }
+    torch = runTorch(tp.python, [...cases.values()]);
+    if (torch.error) console.log(`torch: ${torch.error}`);
+  }
+  const byId = new Map((torch?.results ?? []).map((t) => [t.id, t]));
+  const tc = byId.get('copy');
+  const torchCopy = tc && tc.ms !== undefined ? { bytes: tc.bytes, ms: tc.ms, copyGBps: tc.copyGBps!, readWriteGBps: tc.readWriteGBps!, method: tc.method, variant: tc.variant, tried: tc.tried } : undefined;
+  // Issue #3's decode metric is relative to the torch copy; without torch, our own copy stands in (and says so).
+  const copyRef = torchCopy?.readWriteGBps ?? wgslCopy?.readWriteGBps;
+  const copyRefName = torchCopy ? 'torch copy (read + write GB/s)' : wgslCopy ? 'WGSL copy (read + write GB/s): torch did not run' : 'none';
+  report.copy = {
+    convention: 'readWriteGBps = 2 * bytes / time (each byte read once and written once); decode GB/s counts W + x + y bytes, so they divide',
+    torch: torchCopy ?? null,
+    wgsl: wgslCopy ?? null,
+    wgslVsTorch: torchCopy && wgslCopy ? r4(wgslCopy.readWriteGBps / torchCopy.readWriteGBps) : null,
+    wgslWarmUp: warm ?? null,
+  };
+  const { results: _drop, ...torchInfo } = torch ?? {};
+  report.torch = torch ? torchInfo : { skipped: tp.reason };
+  for (const r of rows) {
+    if (r.skipped) continue;
+    const t = byId.get(`matmul:${r.M}x${r.N}x${r.K}`);
+    if (t?.ms !== undefined) {
+      r.torch = { ms: t.ms, tflops: t.tflops!, gbps: t.gbps!, dtype: 'bf16', copies: t.copies as number };
+      r.vsTorch = r4(t.ms / r.ms);
+    } else if (t?.error) r.torch = { error: t.error };
+    if (r.gbps !== undefined) {
+      if (torchCopy) r.vsCopy = r4(r.gbps / torchCopy.readWriteGBps);
+      if (wgslCopy) r.vsWgslCopy = r4(r.gbps / wgslCopy.readWriteGBps);
+    }
+    if (r.torch || r.vsWgslCopy !== undefined) {
+      const ours = r.gbps !== undefined ? `${r.gbps.toFixed(0)} GB/s` : `${r.tflops!.toFixed(2)} TFLOP/s`;
+      const theirs = r.torch && 'ms' in r.torch ? (r.gbps !== undefined ? `${r.torch.gbps.toFixed(0)} GB/s` : `${r.torch.tflops.toFixed(1)} TFLOP/s`) : '-';
+      const copy = r.vsCopy !== undefined ? `, ${(100 * r.vsCopy).toFixed(1)}% of torch copy` : r.vsWgslCopy !== undefined ? `, ${(100 * r.vsWgslCopy).toFixed(1)}% of WGSL copy` : '';
+      console.log(`  ${r.model} ${r.name} ${r.format} ${r.path} M=${r.M}: ours ${ours}, torch bf16 ${theirs}, torch/ours time ${r.vsTorch ?? '-'}${copy}`);
+    }
+  }
+
+  // Issue #3's targets, on the Llama-3.1-8B shapes.
+  const llama = rows.filter((r) => r.model === 'llama-3.1-8b' && !r.skipped && Number.isFinite(r.ms));
+  const targets: Target[] = [];
+  for (const fmt of ['q4_0', 'q8_0'] as const) {
+    const rs = llama.filter((r) => r.path === 'gemv' && r.format === fmt);
+    const frac = rs.map((r) => (copyRef ? r.gbps! / copyRef : NaN)).filter(Number.isFinite);
+    // A decode step streams every weight once: the whole set's bytes over its summed time.
+    const agg = copyRef && rs.length ? rs.reduce((a, r) => a + r.gbps! * r.ms, 0) / rs.reduce((a, r) => a + r.ms, 0) / copyRef : null;
+    targets.push(
+      target(3, `decode GEMV over ${fmt.toUpperCase()} at the Llama-3.1-8B shapes >= 80% of the copy bandwidth measured in the same run`, `worst shape's GB/s / ${copyRefName}`, 0.8,
+        rs.map((r, i) => ({ name: r.name, N: r.N, K: r.K, gbps: r4(r.gbps!), fraction: frac[i] !== undefined ? r4(frac[i]!) : null })), frac,
+        agg === null ? undefined : `all five shapes together (bytes / summed time): ${r4(agg)} of the copy`),
+    );
+  }
+  const tensorRows = llama.filter((r) => r.path === 'tensor' && r.format === 'f16' && r.M >= 512);
+  targets.push(
+    target(3, 'prefill GEMM f16 at M=512..4096 with subgroup-matrix >= 40% of torch bf16 matmul in the same run', "worst shape's TFLOP/s / torch.matmul bf16 TFLOP/s (vsTorch)", 0.4,
+      tensorRows.map((r) => ({ name: r.name, M: r.M, N: r.N, K: r.K, tflops: r4(r.tflops!), torchTflops: r.torch && 'tflops' in r.torch ? r4(r.torch.tflops) : null, vsTorch: r.vsTorch ?? null })),
+      tensorRows.map((r) => r.vsTorch).filter((v): v is number => v !== undefined),
+      dev.features.subgroupMatrix ? undefined : 'the adapter has no subgroup-matrix'),
+  );
+  const gemmRows = llama.filter((r) => r.path === 'gemm' && r.format === 'f16' && r.M >= 512);
+  targets.push(
+    target(3, 'prefill GEMM f16 at M=512..4096 without subgroup-matrix >= 25 TFLOP/s', "worst shape's TFLOP/s", 25,
+      gemmRows.map((r) => ({ name: r.name, M: r.M, N: r.N, K: r.K, tflops: r4(r.tflops!), vsTorch: r.vsTorch ?? null })),
+      gemmRows.map((r) => r.tflops!)),
+  );
+  report.targets = targets;
+  for (const t of targets) {
+    const verdict = t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'FAIL';
+    console.log(`target #${t.issue}: ${t.target}: ${t.measured ?? '-'} (${t.metric}) -> ${verdict}${t.note ? `; ${t.note}` : ''}`);
+  }
   const out = args.out ?? `bench/results/matmul-${(dev.device || dev.architecture).replace(/[^\w.-]+/g, '_')}${quick ? '-quick' : ''}.json`;
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(report, null, 1));
