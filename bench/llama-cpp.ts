@@ -4,15 +4,17 @@
  *
  *   node bench/build.mjs bench/llama-cpp.ts
  *   node bench/dist/llama-cpp.js --model PATH [--batches 1,8,32,64] [--gen 128]
- *     [--prompts 128,512,2048] [--concurrency 32] [--batch-size 512] [--flash-attention on|off] [--vocab 49152] [--peer bench/peer] [--out FILE]
+ *     [--prompts 128,512,2048] [--concurrency 32] [--batch-size 512] [--flash-attention on|off] [--dispatch lockstep|nextCycle] [--vocab 49152] [--peer bench/peer] [--out FILE]
  *
  * node-llama-cpp is a benchmark-only package installed in bench/peer (see bench/peer/pack.sh), not a
  * dependency of the project: it is loaded at run time from --peer, and only the few calls used here
  * are typed below.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,10 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '512' },
     repeats: { type: 'string', default: '3' },
     'flash-attention': { type: 'string', default: 'on' },
+    // decode phase: lockstep = one llama_decode per step with every sequence (see lockstep());
+    // nextCycle = free-running sequences and node-llama-cpp's default dispatch. Serving always
+    // uses node-llama-cpp's own batching, as our serving figure uses our engine's scheduler.
+    dispatch: { type: 'string', default: 'lockstep' },
     // prompt ids are drawn from [256, vocab): the real tokens of a gen-model GGUF (SmolLM2's 49152;
     // the rest of the vocabulary is control-token padding). The weights are random anyway.
     vocab: { type: 'string', default: '49152' },
@@ -51,7 +57,7 @@ interface Context {
   readonly batchSize: number;
 }
 interface Model {
-  createContext(o: { sequences: number; contextSize: number; batchSize: number; flashAttention: boolean; performanceTracking: boolean }): Promise<Context>;
+  createContext(o: { sequences: number; contextSize: number; batchSize: number; flashAttention: boolean; performanceTracking: boolean; batching?: { dispatchSchedule: 'nextCycle' | ((dispatch: () => void) => void) } }): Promise<Context>;
   dispose(): Promise<void>;
   readonly size: number;
   readonly gpuLayers: number;
@@ -114,16 +120,93 @@ async function llamaTimers(ctx: Context) {
 
 interface Trace { start: number; tokenTimes: number[] }
 
-/** One sequence: evaluate the prompt, then `gen` greedy tokens (EOS is not special here). */
-async function runSequence(seq: Sequence, prompt: Token[], gen: number, onFirst?: () => Promise<void>): Promise<Trace> {
+/** Sequences expected to queue a decode (for lockstep dispatch) and what the context did. */
+interface Gate { active: number; decodeCalls: number; forced: number }
+const newGate = (active: number): Gate => ({ active, decodeCalls: 0, forced: 0 });
+
+/**
+ * Stepping sequences together. node-llama-cpp dispatches what is queued one event-loop turn after
+ * the first sequence queues, and after a batch it loops again on whatever was queued meanwhile. Its
+ * sequences sample on the libuv pool and come back one by one, so with free-running sequences a step
+ * of 32 became several llama_decode calls of 1-11 tokens (GGML_VK_PERF_LOGGER on the H200: ~85 ms a
+ * step). Lockstep, as a batched server steps: each sequence waits for all others' token of the step
+ * (stepBarrier) before asking for the next, and the dispatch waits until every live sequence has
+ * queued. The dispatch reads node-llama-cpp's private queue (pinned version; bench only); after
+ * 100 ms it dispatches anyway and counts it in `forced`, so a wrong count slows a run, never hangs it.
+ */
+function lockstep(gate: Gate, ctx: { current?: Context }) {
+  return (dispatch: () => void) => {
+    const t0 = performance.now();
+    const poll = () => {
+      const queued = (ctx.current as unknown as { _queuedDecodeSequenceIds?: Set<number> } | undefined)?._queuedDecodeSequenceIds?.size;
+      if (queued === undefined || queued >= gate.active) dispatch();
+      else if (performance.now() - t0 > 100) { gate.forced++; dispatch(); }
+      else setImmediate(poll);
+    };
+    poll();
+  };
+}
+
+/** A barrier per step: resolves once all `n` sequences have their k-th token (onAll runs first). */
+function stepBarrier(n: number, onAll: (k: number) => Promise<unknown> | void) {
+  const steps = new Map<number, { waiting: number; all: Promise<void>; release: () => void }>();
+  return async (k: number) => {
+    let st = steps.get(k);
+    if (!st) {
+      let release!: () => void;
+      const all = new Promise<void>((r) => (release = r));
+      st = { waiting: 0, all, release };
+      steps.set(k, st);
+    }
+    if (++st.waiting === n) { await onAll(k); st.release(); steps.delete(k); }
+    await st.all;
+  };
+}
+
+/** A context with the chosen dispatch schedule, counting llama_decode calls in `gate`. */
+async function createContext(model: Model, gate: Gate, o: { sequences: number; contextSize: number; batchSize: number; performanceTracking?: boolean }, together = false): Promise<Context> {
+  const holder: { current?: Context } = {};
+  const ctx = await model.createContext({
+    flashAttention: FA,
+    performanceTracking: true,
+    ...o,
+    batching: { dispatchSchedule: together ? lockstep(gate, holder) : 'nextCycle' },
+  });
+  holder.current = ctx;
+  // Count llama_decode calls: the addon's methods are read-only, so its holder gets a proxy.
+  const holderOfNative = ctx as unknown as { _ctx?: object };
+  const native = holderOfNative._ctx;
+  if (native) {
+    holderOfNative._ctx = new Proxy(native, {
+      get(t, k) {
+        const v: unknown = Reflect.get(t, k);
+        if (typeof v !== 'function') return v;
+        const f = v as (...a: unknown[]) => unknown;
+        return k === 'decodeBatch' ? (...a: unknown[]) => { gate.decodeCalls++; return f.apply(t, a); } : f.bind(t);
+      },
+    });
+  }
+  return ctx;
+}
+
+/**
+ * One sequence: evaluate the prompt, then `gen` greedy tokens (EOS is not special here).
+ * `onToken(k)` runs after the k-th token (not after the last) before the next is asked for.
+ */
+async function runSequence(seq: Sequence, prompt: Token[], gen: number, gate: Gate, onToken?: (k: number) => Promise<void>): Promise<Trace> {
   const tr: Trace = { start: performance.now(), tokenTimes: [] };
   const it = seq.evaluate(prompt, { temperature: 0 });
-  let r = await it.next();
-  while (!r.done) {
-    tr.tokenTimes.push(performance.now());
-    if (tr.tokenTimes.length >= gen) break;
-    if (tr.tokenTimes.length === 1 && onFirst) await onFirst();
-    r = await it.next();
+  try {
+    let r = await it.next();
+    while (!r.done) {
+      tr.tokenTimes.push(performance.now());
+      if (tr.tokenTimes.length >= gen) break;
+      if (onToken) await onToken(tr.tokenTimes.length);
+      r = await it.next();
+    }
+  } finally {
+    // no longer queues decodes: the others must not wait for it
+    gate.active--;
   }
   await it.return(undefined);
   return tr;
@@ -131,28 +214,27 @@ async function runSequence(seq: Sequence, prompt: Token[], gen: number, onFirst?
 
 const itls = (traces: Trace[]) => traces.flatMap((t) => t.tokenTimes.slice(1).map((x, i) => x - t.tokenTimes[i]!));
 
-/** A barrier: resolves for everyone once all `n` parties arrived (all prompts prefilled). */
-function barrier(n: number, onAll: () => Promise<unknown>) {
-  let waiting = 0;
-  let release!: () => void;
-  const all = new Promise<void>((r) => (release = r));
-  return async () => {
-    if (++waiting === n) { await onAll(); release(); }
-    await all;
-  };
-}
-
 async function decodeBench(model: Model, batch: number, gen: number, promptLen: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: batch, contextSize: promptLen + gen + 16, batchSize: Math.max(batchSize, batch), flashAttention: FA, performanceTracking: true });
+  const together = args.dispatch !== 'nextCycle';
+  const gate = newGate(batch);
+  const ctx = await createContext(model, gate, { sequences: batch, contextSize: promptLen + gen + 16, batchSize: Math.max(batchSize, batch) }, together);
   try {
     const seqs = Array.from({ length: batch }, () => ctx.getSequence());
     const prompts = seqs.map((_, i) => randomIds(promptLen, lo, hi, 1000 * batch + i));
     // Every sequence waits after its first token until all prompts are prefilled, then they step
-    // together: the decode phase is timed from there to the last token, like bench/engine.ts.
+    // together (--dispatch nextCycle: they run freely after that): the decode phase is timed from
+    // there to the last token, like bench/engine.ts.
     let prefillTimers: Awaited<ReturnType<typeof llamaTimers>> | null = null;
     let tStart = 0;
-    const wait = barrier(batch, async () => { prefillTimers = await llamaTimers(ctx); tStart = performance.now(); });
-    const traces = await Promise.all(seqs.map((s, i) => runSequence(s, prompts[i]!, gen, wait)));
+    let prefillCalls = 0;
+    const step = stepBarrier(batch, async (k) => {
+      if (k > 1) return;
+      prefillTimers = await llamaTimers(ctx);
+      prefillCalls = gate.decodeCalls;
+      tStart = performance.now();
+    });
+    const onToken = (k: number) => (together || k === 1 ? step(k) : Promise.resolve());
+    const traces = await Promise.all(seqs.map((s, i) => runSequence(s, prompts[i]!, gen, gate, onToken)));
     const tEnd = Math.max(...traces.map((t) => t.tokenTimes.at(-1) ?? -Infinity));
     const decodeTimers = await llamaTimers(ctx);
     const tokens = traces.reduce((a, t) => a + t.tokenTimes.filter((x) => x > tStart).length, 0);
@@ -169,6 +251,10 @@ async function decodeBench(model: Model, batch: number, gen: number, promptLen: 
       tokensPerSec: round(agg, 2),
       perSeqTokensPerSec: round(agg / batch, 2),
       itlMs: pcts(itls(traces)),
+      // gen - 1 when every step was one llama_decode of all sequences
+      dispatch: together ? 'lockstep' : 'nextCycle',
+      llamaDecodeCalls: gate.decodeCalls - prefillCalls,
+      forcedDispatches: gate.forced,
       llamaTimers: { tokensPerSec: own?.perSec ?? null, decode: decodeTimers, prefill: prefillTimers },
     };
   } finally {
@@ -177,11 +263,12 @@ async function decodeBench(model: Model, batch: number, gen: number, promptLen: 
 }
 
 async function prefillBench(model: Model, lens: number[], repeats: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: 1, contextSize: Math.max(...lens) + 16, batchSize, flashAttention: FA, performanceTracking: true });
+  const gate = newGate(1);
+  const ctx = await createContext(model, gate, { sequences: 1, contextSize: Math.max(...lens) + 16, batchSize });
   const rows = [];
   try {
     const seq = ctx.getSequence();
-    await runSequence(seq, randomIds(16, lo, hi, 7), 2); // warm-up of the prefill shapes
+    await runSequence(seq, randomIds(16, lo, hi, 7), 2, gate); // warm-up of the prefill shapes
     for (const len of lens) {
       const ttft: number[] = [];
       const own: (number | null)[] = [];
@@ -189,7 +276,8 @@ async function prefillBench(model: Model, lens: number[], repeats: number, batch
         // A fresh prompt on an empty sequence each time: nothing is reused from the KV cache.
         await seq.clearHistory();
         await llamaTimers(ctx);
-        const tr = await runSequence(seq, randomIds(len, lo, hi, 5000 + 31 * len + r), 1);
+        gate.active = 1;
+        const tr = await runSequence(seq, randomIds(len, lo, hi, 5000 + 31 * len + r), 1, gate);
         ttft.push(tr.tokenTimes[0]! - tr.start);
         own.push((await llamaTimers(ctx)).promptEval?.perSec ?? null);
       }
@@ -204,12 +292,13 @@ async function prefillBench(model: Model, lens: number[], repeats: number, batch
 
 /** N requests at once, prompt lengths cycling through `lens`: node-llama-cpp batches them itself. */
 async function servingBench(model: Model, n: number, lens: number[], gen: number, batchSize: number, lo: number, hi: number) {
-  const ctx = await model.createContext({ sequences: n, contextSize: Math.max(...lens) + gen + 16, batchSize, flashAttention: FA, performanceTracking: true });
+  const gate = newGate(n);
+  const ctx = await createContext(model, gate, { sequences: n, contextSize: Math.max(...lens) + gen + 16, batchSize });
   try {
     const prompts = Array.from({ length: n }, (_, i) => randomIds(lens[i % lens.length]!, lo, hi, 9000 + i));
     const seqs = prompts.map(() => ctx.getSequence());
     const t0 = performance.now();
-    const traces = await Promise.all(seqs.map((s, i) => runSequence(s, prompts[i]!, gen)));
+    const traces = await Promise.all(seqs.map((s, i) => runSequence(s, prompts[i]!, gen, gate)));
     const wallMs = performance.now() - t0;
     const out = traces.reduce((a, t) => a + t.tokenTimes.length, 0);
     const inp = prompts.reduce((a, p) => a + p.length, 0);
@@ -222,6 +311,7 @@ async function servingBench(model: Model, n: number, lens: number[], gen: number
       totalTokensPerSec: round((out + inp) / (wallMs / 1e3), 2),
       ttftMs: pcts(traces.map((t) => t.tokenTimes[0]! - t.start)),
       itlMs: pcts(itls(traces)),
+      llamaDecodeCalls: gate.decodeCalls,
       llamaTimers: await llamaTimers(ctx),
     };
   } finally {
@@ -231,6 +321,14 @@ async function servingBench(model: Model, n: number, lens: number[], gen: number
 
 async function main(): Promise<void> {
   if (!args.model) throw new Error('--model PATH is required');
+  // node-llama-cpp samples every sequence on libuv's pool, 4 threads by default, so 32 sequences
+  // wait for each other's sampling. The pool's size is read once, before this code runs (the ESM
+  // loader already used it): re-run with one thread per CPU unless the caller chose a size.
+  if (!process.env.UV_THREADPOOL_SIZE) {
+    const env = { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, os.availableParallelism())) };
+    const child = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
+    process.exit(child.status ?? 1);
+  }
   const skip = new Set(args.skip!.split(',').filter(Boolean));
   const batches = ints(args.batches!);
   const prompts = ints(args.prompts!);
@@ -278,7 +376,7 @@ async function main(): Promise<void> {
     versions: { nodeLlamaCpp: version, llamaCpp: llama.llamaCppRelease, buildType: llama.buildType, node: process.version },
     gpu: { backend: llama.gpu, devices: gpuNames, vramTotalBytes: vramBefore.total },
     systemInfo: llama.systemInfo,
-    options: { ...args },
+    options: { ...args, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) },
     contextOptions: { gpuLayers: 'max', flashAttention: FA, batchSize, ubatchSize: batchSize, build: 'never' },
     modelInfo: { name: model.fileInfo.metadata.general?.name ?? null, architecture: model.fileInfo.metadata.general?.architecture ?? null, fileBytes: model.size, gpuLayers: model.gpuLayers, totalLayers: model.fileInsights.totalLayers },
     loadMs: round(loadMs),
@@ -305,7 +403,7 @@ async function main(): Promise<void> {
       result.serving = await servingBench(model, conc, prompts, gen, batchSize, lo, hi);
     }
     // GPU memory with the largest context alive (KV cache and compute buffers of `conc` sequences).
-    const ctx = await model.createContext({ sequences: Math.max(conc, ...batches), contextSize: Math.max(...prompts) + gen + 16, batchSize, flashAttention: FA, performanceTracking: false });
+    const ctx = await createContext(model, newGate(0), { sequences: Math.max(conc, ...batches), contextSize: Math.max(...prompts) + gen + 16, batchSize, performanceTracking: false });
     memory.largestContextVramBytes = (await llama.getVramState()).used - vramModel.used;
     memory.largestContextTokens = ctx.contextSize * Math.max(conc, ...batches);
     memory.totalVramBytes = (await llama.getVramState()).used - vramBefore.used;

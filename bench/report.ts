@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
 });
 
 type Pcts = { p50: number | null; p90: number | null; p99: number | null; mean: number | null };
-interface DecodeRow { batch: number; gen: number; promptLen: number; tokensPerSec: number | null; perSeqTokensPerSec: number | null; itlMs: Pcts; llamaTimers?: { tokensPerSec: number | null } }
+interface DecodeRow { batch: number; gen: number; promptLen: number; tokensPerSec: number | null; perSeqTokensPerSec: number | null; itlMs: Pcts; llamaTimers?: { tokensPerSec: number | null }; llamaDecodeCalls?: number }
 interface PrefillRow { promptLen: number; ttftMs: number | null; tokensPerSec: number | null; llamaTimers?: { tokensPerSec: number | null } }
 interface Serving { requests: number; promptLens: number[]; gen: number; outputTokensPerSec: number | null; totalTokensPerSec: number | null; ttftMs: Pcts; itlMs: Pcts }
 interface Engine {
@@ -74,11 +74,11 @@ const ceiling = ours.roofline?.batch1CeilingTokensPerSec;
 const frac = (tps: number | null | undefined, b: number) => (ceiling && tps ? `${((100 * tps) / b / ceiling).toFixed(1)}%` : '–');
 
 const decodeTable = table(
-  ['batch', 'ours tok/s', 'llama.cpp tok/s', 'ratio', 'ours per seq', 'llama.cpp per seq', 'ours ITL p50 ms', 'llama.cpp ITL p50 ms', 'llama.cpp own timers tok/s'],
+  ['batch', 'ours tok/s', 'llama.cpp tok/s', 'ratio', 'ours per seq', 'llama.cpp per seq', 'ours ITL p50 ms', 'llama.cpp ITL p50 ms', 'llama.cpp own timers tok/s', 'llama_decode calls per step'],
   batches.map((b) => {
     const o = dec(ours.decode, b);
     const p = dec(peer.decode, b);
-    return [b, num(o?.tokensPerSec), num(p?.tokensPerSec), ratio(o?.tokensPerSec, p?.tokensPerSec), num(o?.perSeqTokensPerSec), num(p?.perSeqTokensPerSec), num(o?.itlMs.p50, 2), num(p?.itlMs.p50, 2), num(p?.llamaTimers?.tokensPerSec)];
+    return [b, num(o?.tokensPerSec), num(p?.tokensPerSec), ratio(o?.tokensPerSec, p?.tokensPerSec), num(o?.perSeqTokensPerSec), num(p?.perSeqTokensPerSec), num(o?.itlMs.p50, 2), num(p?.itlMs.p50, 2), num(p?.llamaTimers?.tokensPerSec), p?.llamaDecodeCalls === undefined ? '–' : num(p.llamaDecodeCalls / (p.gen - 1), 2)];
   }),
 );
 const prefillTable = table(
@@ -148,7 +148,7 @@ function svgChart(): string {
     [[m.ours, '#2b6cb0', 2], [m.peer, '#c05621', 16]].forEach(([v, color, dy]) => {
       const w = Math.max(1, ((Number(v) || 0) / max) * barW);
       parts.push(`<rect x="${left}" y="${y + Number(dy)}" width="${w.toFixed(1)}" height="13" fill="${color}"/>`);
-      parts.push(`<text x="${left + w + 4}" y="${y + Number(dy) + 11}">${num(v as number | null | undefined, 0)}</text>`);
+      parts.push(`<text x="${(left + w + 4).toFixed(1)}" y="${y + Number(dy) + 11}">${num(v as number | null | undefined, 0)}</text>`);
     });
     parts.push(`<text x="${W - 8}" y="${y + 18}" text-anchor="end" font-weight="bold">${ratio(m.ours, m.peer)}</text>`);
   });
@@ -181,7 +181,8 @@ const md = `# Results: wgllm vs llama.cpp on the same GPU
 Both are measured the same way from Node: greedy, EOS ignored, random prompt ids; decode tokens/s
 counts from the moment every sequence has its first token to the last token; prefill is the median
 time to first token of a fresh prompt (3 runs). llama.cpp's own timers (GPU work and its C++ side,
-without sampling and JS) are given for reference. A ratio above 1 means wgllm is faster.
+without sampling and JS) are given for reference; the last decode column counts its llama_decode
+calls per step (1.00 when its sequences step together). A ratio above 1 means wgllm is faster.
 
 ![tokens/s, wgllm vs llama.cpp](${svgRel})
 
