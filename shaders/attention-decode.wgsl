@@ -57,27 +57,41 @@ var<workgroup> bt: array<u32, BT_N>;          // block ids of the current chunk 
 var<workgroup> wml: array<vec2<f32>, NW * G>; // per subgroup and row: (m, l)
 var<workgroup> wacc: array<vec4<f32>, NW * G * DV>; // per subgroup and row: unnormalized p * v
 
-var<private> qr: array<vec4<f32>, G * NV>;    // this lane's dims of the G query rows, * scale
-var<private> acc: array<vec4<f32>, G * NV>;
-var<private> mrow: array<f32, G>;
-var<private> lsum: array<f32, G>;
-
 fn chunk_part(c: kv_chunk, j: u32) -> vec4<f32> {
   if (KV_CHUNK == 8u && (j & 1u) == 1u) { return kv_chunk_hi(c); }
   return kv_chunk_lo(c);
 }
 
-// The online softmax over keys [kLo, kHi) of sequence s into qr / acc / mrow / lsum (per lane).
+// Issues the K/V loads of the U keys of this lane in the iteration at `it` (chunk at cb, valid
+// keys [lo, hi)); an invalid slot reads key lo instead (masked later), so no load is skipped.
+fn load_keys(kx: ptr<function, array<kv_chunk, U * CPL>>, vx: ptr<function, array<kv_chunk, U * CPL>>, it: u32, cb: u32, lo: u32, hi: u32, kvh: u32, kg: u32, c: u32, warp: u32) {
+  for (var u = 0u; u < U; u++) {
+    let p = it + (u * NW + warp) * KPS + kg;
+    let pc = select(lo, p, p >= lo && p < hi);
+    let src = ((bt[(pc - cb) / BLOCK_SIZE] * params.numKvHeads + kvh) * BLOCK_SIZE + pc % BLOCK_SIZE) * CV + c * CPL;
+    for (var j = 0u; j < CPL; j++) {
+      (*kx)[u * CPL + j] = kCache[src + j];
+      (*vx)[u * CPL + j] = vCache[src + j];
+    }
+  }
+}
+
+// The online softmax over keys [kLo, kHi) of sequence s, then the merge of all lanes' states
+// into wml / wacc (then a barrier). All per-lane state lives in function-scope arrays indexed
+// by constant-trip loops, so the compiler keeps it in registers.
 fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
   let lane = lid % SG;
   let warp = lid / SG;
   let kg = lane / LPK;
   let c = lane % LPK;
   let token = queryStartLoc[s];
+  var qr: array<vec4<f32>, G * NV>;  // this lane's dims of the G query rows, * scale
+  var acc: array<vec4<f32>, G * NV>;
+  var mrow: array<f32, G>;
+  var lsum: array<f32, G>;
   for (var r = 0u; r < G; r++) {
     for (var v = 0u; v < NV; v++) {
-      let head = kvh * G + r;
-      qr[r * NV + v] = vec4<f32>(q[params.qOffset + token * params.qStride + head * DV + c * NV + v]) * params.scale;
+      qr[r * NV + v] = vec4<f32>(q[params.qOffset + token * params.qStride + (kvh * G + r) * DV + c * NV + v]) * params.scale;
       acc[r * NV + v] = vec4<f32>(0.0);
     }
     mrow[r] = MASKED;
@@ -94,32 +108,48 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
     workgroupBarrier();
     let lo = max(kLo, cb);
     let hi = min(kHi, cb + CH);
+    // Software pipeline: the next iteration's K/V loads are issued before this one computes.
+    // (Measured on an H200: unpacking the whole iteration's K and V first, then prefetching,
+    // read KV 1.26x faster than copying the raw words and unpacking per key, and 1.9x faster
+    // than no prefetch with per-row unpacking.)
+    var kx: array<kv_chunk, U * CPL>;
+    var vx: array<kv_chunk, U * CPL>;
+    load_keys(&kx, &vx, cb, cb, lo, hi, kvh, kg, c, warp);
     for (var it = cb; it < hi; it += KPI) {
-      var kx: array<kv_chunk, U * CPL>;
-      var vx: array<kv_chunk, U * CPL>;
+      var kf: array<vec4<f32>, U * NV>; // this iteration's keys and values, unpacked once
+      var vf: array<vec4<f32>, U * NV>;
       var valid: array<bool, U>;
       for (var u = 0u; u < U; u++) {
         let p = it + (u * NW + warp) * KPS + kg;
         valid[u] = p >= lo && p < hi;
-        let pc = select(lo, p, valid[u]); // an invalid slot reads a valid row and is masked below
-        let src = ((bt[(pc - cb) / BLOCK_SIZE] * params.numKvHeads + kvh) * BLOCK_SIZE + pc % BLOCK_SIZE) * CV + c * CPL;
-        for (var j = 0u; j < CPL; j++) {
-          kx[u * CPL + j] = kCache[src + j];
-          vx[u * CPL + j] = vCache[src + j];
+        for (var v = 0u; v < NV; v++) {
+          kf[u * NV + v] = chunk_part(kx[u * CPL + v / (KV_CHUNK / 4u)], v);
+          vf[u * NV + v] = chunk_part(vx[u * CPL + v / (KV_CHUNK / 4u)], v);
         }
       }
+      if (it + KPI < hi) { load_keys(&kx, &vx, it + KPI, cb, lo, hi, kvh, kg, c, warp); }
+      // partial dot products of every (key, row), then the shuffle rounds over all of them
+      // together (independent shuffles overlap instead of waiting on each other)
+      var d: array<f32, U * G>;
+      for (var u = 0u; u < U; u++) {
+        for (var r = 0u; r < G; r++) {
+          var t = 0.0;
+          for (var v = 0u; v < NV; v++) { t += dot(qr[r * NV + v], kf[u * NV + v]); }
+          d[u * G + r] = t;
+        }
+      }
+      for (var o = LPK / 2u; o > 0u; o >>= 1u) {
+        for (var i = 0u; i < U * G; i++) { d[i] += subgroupShuffleXor(d[i], o); }
+      }
+      // online softmax per row, p * v for this lane's dims
       for (var r = 0u; r < G; r++) {
-        var sc: array<f32, U>;
         var mt = MASKED;
         for (var u = 0u; u < U; u++) {
-          var d = 0.0;
-          for (var v = 0u; v < NV; v++) {
-            d += dot(qr[r * NV + v], chunk_part(kx[u * CPL + v / (KV_CHUNK / 4u)], v));
-          }
-          for (var o = LPK / 2u; o > 0u; o >>= 1u) { d += subgroupShuffleXor(d, o); }
-          if (params.softcap > 0.0) { d = params.softcap * tanh(clamp(d / params.softcap, -15.0, 15.0)); }
-          sc[u] = select(MASKED, d * LOG2E, valid[u]);
-          mt = max(mt, sc[u]);
+          var x = d[u * G + r];
+          if (params.softcap > 0.0) { x = params.softcap * tanh(clamp(x / params.softcap, -15.0, 15.0)); }
+          x = select(MASKED, x * LOG2E, valid[u]);
+          d[u * G + r] = x;
+          mt = max(mt, x);
         }
         let mNew = max(mrow[r], mt);
         let alpha = select(0.0, exp2(mrow[r] - mNew), mrow[r] > VALID_MIN);
@@ -127,24 +157,16 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
         var l = lsum[r] * alpha;
         for (var v = 0u; v < NV; v++) { acc[r * NV + v] *= alpha; }
         for (var u = 0u; u < U; u++) {
-          let p = select(0.0, exp2(sc[u] - mNew), sc[u] > VALID_MIN);
-          l += p;
-          for (var v = 0u; v < NV; v++) {
-            acc[r * NV + v] += p * chunk_part(vx[u * CPL + v / (KV_CHUNK / 4u)], v);
-          }
+          let pr = select(0.0, exp2(d[u * G + r] - mNew), d[u * G + r] > VALID_MIN);
+          l += pr;
+          for (var v = 0u; v < NV; v++) { acc[r * NV + v] += pr * vf[u * NV + v]; }
         }
         lsum[r] = l;
       }
     }
   }
-}
-
-// Merges the lanes' states: key slots of a subgroup by shuffles, then subgroups through
-// workgroup memory. Returns nothing; invocations t < G * DV then hold row t / DV, dims t % DV in
-// the results of `merged`.
-fn merge(lid: u32) {
-  let lane = lid % SG;
-  let warp = lid / SG;
+  // Merge: the key slots of a subgroup by shuffles (lanes with the same dims c), then the
+  // subgroups through workgroup memory.
   for (var r = 0u; r < G; r++) {
     var m = mrow[r];
     for (var o = LPK; o < SG; o <<= 1u) { m = max(m, subgroupShuffleXor(m, o)); }
@@ -159,7 +181,7 @@ fn merge(lid: u32) {
     mrow[r] = m;
     lsum[r] = l;
   }
-  if (lane < LPK) { // key slot 0 holds the subgroup's sums
+  if (lane < LPK) { // key slot 0 now holds the subgroup's sums
     for (var r = 0u; r < G; r++) {
       if (lane == 0u) { wml[warp * G + r] = vec2<f32>(mrow[r], lsum[r]); }
       for (var v = 0u; v < NV; v++) { wacc[(warp * G + r) * DV + lane * NV + v] = acc[r * NV + v]; }
@@ -202,7 +224,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let s = wid.x;
   let kr = key_range(s);
   attend(s, wid.y, kr.x, kr.y, lid);
-  merge(lid);
   let numHeads = params.numKvHeads * G;
   let token = queryStartLoc[s];
   for (var t = lid; t < G * DV; t += WG) {
@@ -220,7 +241,6 @@ fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   let kLo = max(kr.x, split0);
   let kHi = max(kLo, min(kr.y, split0 + params.partitionSize)); // empty: partials (-3e38, 0, 0)
   attend(s, wid.y, kLo, kHi, lid);
-  merge(lid);
   let numHeads = params.numKvHeads * G;
   let token = queryStartLoc[s];
   for (var t = lid; t < G * DV; t += WG) {

@@ -41,7 +41,7 @@ export interface AttentionDecodeConfig {
 }
 
 /** Block-table entries are staged for about this many keys at a time. */
-const CHUNK_KEYS = 512;
+const CHUNK_KEYS = 1024;
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -75,7 +75,12 @@ export function decodeConfigReasons(d: AttentionDims, c: AttentionDecodeConfig, 
 
 function decodeSpace(d: AttentionDims, dev: DeviceInfo): AttentionDecodeConfig[] {
   const out: AttentionDecodeConfig[] = [];
-  for (let lpk = 1; lpk <= dev.subgroupMaxSize; lpk *= 2) {
+  // The two widest key splits that fit: narrower ones need more registers per lane.
+  const lpks: number[] = [];
+  for (let lpk = dev.subgroupMaxSize; lpk >= 1 && lpks.length < 2; lpk /= 2) {
+    if (d.headDim % (lpk * KV_CHUNK[d.kv]) === 0) lpks.push(lpk);
+  }
+  for (const lpk of lpks) {
     for (const nw of [4, 8]) {
       for (const u of [4, 2, 8]) {
         const c = { lpk, nw, u };
