@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   const Ms = args.m!.split(',').map(Number);
   const shapes = args.quick ? ([['tiny', 256, 512]] as [string, number, number][]) : SHAPES.filter(([n]) => !args.shapes || args.shapes.split(',').includes(n));
   const rows: unknown[] = [];
+  const checks: unknown[] = [];
   const timer = new GpuTimer(ctx);
   for (const act of acts) {
     for (const format of formats) {
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
         const cands = candidates({ ...check, N: 4096 }, matmulGemvSpec.defaultConfig({ ...check, N: 4096 }, dev));
         for (const cfg of cands) {
           const r = await runConformanceCase(ctx, { kernel: 'matmul.gemv', act, label: 'probe', spec: matmulGemvSpec as never, shape: check, config: cfg, seed: 5 });
+          checks.push({ act, format, M, config: cfg, passed: r.passed, maxAbsErr: r.maxAbsErr, error: r.error });
           if (!r.passed) console.log(`CHECK FAIL ${act} ${format} M=${M} ${JSON.stringify(cfg)}: ${r.error}`);
         }
         for (const [name, N, K] of shapes) {
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
   }
   timer.destroy();
   await mkdir(dirname(args.out!), { recursive: true });
-  await writeFile(args.out!, JSON.stringify({ adapter: dev, copy: bw, rows }, null, 1));
+  await writeFile(args.out!, JSON.stringify({ adapter: dev, copy: bw, checks, rows }, null, 1));
   console.log(`wrote ${args.out}`);
   ctx.destroy();
 }

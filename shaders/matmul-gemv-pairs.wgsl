@@ -9,7 +9,8 @@
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
 // Prelude: act_t; Params; consts WG, ROWS, RL, C (generated); x_vec4; the pair library (PW,
-// pair_dot); a reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce, const RM = ROWS).
+// pair_dot, which reads xr); a reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce,
+// const RM = ROWS).
 // Contract: K % 64 == 0 (an even number of 32-blocks per row), so every row starts on a 4-byte
 // boundary and a pair of blocks is PW whole words (Q4_0: 36 B = 9, Q8_0: 68 B = 17).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
@@ -39,6 +40,9 @@ const XS = 17u; // vec4s per pair in x_chunk: 16 used, one of padding, so that t
 
 var<workgroup> w_chunk: array<u32, ROWS * C * PW>; // [ROWS, C * PW] u32: this chunk of each row
 var<workgroup> x_chunk: array<vec4f, C * XS>;      // [C, XS] vec4f: x[m, chunk] as f32, padded
+// This invocation's 64 values of x, read by pair_dot with constant indices (a function-local
+// array passed by value, or indexed by a loop variable, may be placed in slow local memory).
+var<private> xr: array<vec4f, 16>;
 
 // Sums over the workgroup: invocation j < ROWS gets row n0 + j of W times row m of x.
 fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
@@ -51,13 +55,19 @@ fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
   for (var p0 = 0u; p0 < pairs; p0 += C) {
     let np = min(C, pairs - p0); // pairs in this chunk
     let cw = np * PW;            // words per row in this chunk
-    for (var i = l; i < ROWS * C * PW; i += WG) {
+    // All of this invocation's RL * PW words (WG * RL * PW = ROWS * C * PW) are loaded before
+    // any is stored: stored one by one, each load would wait for the previous store, and the
+    // loop would run at one memory latency per word.
+    var wv: array<u32, RL * PW>;
+    for (var t = 0u; t < RL * PW; t++) {
+      let i = l + t * WG;
       let r = i / (C * PW);
       let j = i - r * (C * PW);
       let n = min(n0 + r, params.N - 1u); // rows past N: garbage that is never stored
-      if (j < cw) {
-        w_chunk[i] = w_data[n * row_words + p0 * PW + j];
-      }
+      wv[t] = w_data[n * row_words + p0 * PW + min(j, cw - 1u)]; // j >= cw: never read
+    }
+    for (var t = 0u; t < RL * PW; t++) {
+      w_chunk[l + t * WG] = wv[t];
     }
     for (var i = l; i < C * 16u; i += WG) {
       let pc = i / 16u;
@@ -68,18 +78,28 @@ fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
     }
     workgroupBarrier();
     if (c < np) {
-      var xr: array<vec4f, 16>; // x[m, 64 (p0 + c) ..] as f32, reused for RL rows
-      var xa = vec4f(0.0);
-      var xb = vec4f(0.0);
-      for (var q = 0u; q < 8u; q++) {
-        xr[q] = x_chunk[c * XS + q];
-        xr[q + 8u] = x_chunk[c * XS + q + 8u];
-        xa += xr[q];
-        xb += xr[q + 8u];
-      }
+      // x[m, 64 (p0 + c) ..] as f32, reused for RL rows; written with constant indices only
+      xr[0] = x_chunk[c * XS + 0u];
+      xr[1] = x_chunk[c * XS + 1u];
+      xr[2] = x_chunk[c * XS + 2u];
+      xr[3] = x_chunk[c * XS + 3u];
+      xr[4] = x_chunk[c * XS + 4u];
+      xr[5] = x_chunk[c * XS + 5u];
+      xr[6] = x_chunk[c * XS + 6u];
+      xr[7] = x_chunk[c * XS + 7u];
+      xr[8] = x_chunk[c * XS + 8u];
+      xr[9] = x_chunk[c * XS + 9u];
+      xr[10] = x_chunk[c * XS + 10u];
+      xr[11] = x_chunk[c * XS + 11u];
+      xr[12] = x_chunk[c * XS + 12u];
+      xr[13] = x_chunk[c * XS + 13u];
+      xr[14] = x_chunk[c * XS + 14u];
+      xr[15] = x_chunk[c * XS + 15u];
+      let xa = xr[0] + xr[1] + xr[2] + xr[3] + xr[4] + xr[5] + xr[6] + xr[7];
+      let xb = xr[8] + xr[9] + xr[10] + xr[11] + xr[12] + xr[13] + xr[14] + xr[15];
       let xs = vec2f(dot(xa, vec4f(1.0)), dot(xb, vec4f(1.0))); // per block, for the formats' offsets
       for (var i = 0u; i < RL; i++) {
-        acc_l[i] += pair_dot(((g * RL + i) * C) * PW + c * PW, xr, xs);
+        acc_l[i] += pair_dot(((g * RL + i) * C) * PW + c * PW, xs);
       }
     }
     workgroupBarrier();

@@ -37,15 +37,17 @@ fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
   // invocation (a whole Q4_0 block is 4 packs), which small-block formats need to reach DRAM speed.
   for (var p0 = lane.index * PPT; p0 < packs; p0 += WG * PPT) {
     for (var j = 0u; j < PPT; j++) {
-      let p = p0 + j;
-      if (p >= packs) { break; }
+      // No early exit past the last pack: a loop without one is unrolled, so the PPT packs'
+      // loads are all in flight at once. Packs past the end read the last pack with x zeroed.
+      let p = min(p0 + j, packs - 1u);
+      let keep = select(0.0, 1.0, p0 + j < packs);
       let k = w_pack_k(p);
       var xa: array<vec4f, MB>;
       var xb: array<vec4f, MB>;
       for (var i = 0u; i < MB; i++) {
         let m = min(m0 + i, params.M - 1u); // rows past M compute garbage that is never stored
-        xa[i] = x_vec4(m, k.x);
-        xb[i] = x_vec4(m, k.y);
+        xa[i] = x_vec4(m, k.x) * keep;
+        xb[i] = x_vec4(m, k.y) * keep;
       }
       for (var r = 0u; r < ROWS; r++) {
         let n = min(n0 + r, params.N - 1u);
