@@ -10,11 +10,15 @@
 //   4 params Params { M, N, K }
 // Prelude: enables; act_t; Params; generated consts SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
-// subgroups per workgroup), TI, TJ (result tiles per subgroup); an x reader; a weight reader.
+// subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
+// SG_SIZE (the adapter's subgroup size); an x reader; a weight reader.
 // Grid: (ceil(N / BN), ceil(M / BM)), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup computes a
 // BM x BN tile of y. Per step of BK columns every invocation helps stage x[BM, BK] and
 // W[BN, BK] (dequantized while loaded) as f16 in workgroup memory (rows padded by PAD halves
-// against bank conflicts), then subgroup (sm, sn) multiplies its TI x TJ result tiles.
+// against bank conflicts), then subgroup (sm, sn) multiplies its TI x TJ result tiles. The
+// global loads of a step go to registers with constant trip counts (all in flight together) and
+// are issued one step ahead, while the tensor cores work on the staged step: without that, each
+// load waited for the previous one, and M = 32 ran at 1/8 of the M = 512 rate.
 // Epilogue: each result tile goes through a per-subgroup f32 staging area, so that partial
 // tiles at the M/N edges and the bias are handled by plain bounds-checked stores.
 // Uniformity: subgroup-matrix offsets must be uniform, and a subgroup's offsets derive from
@@ -23,17 +27,18 @@
 // that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
-// Tunables: BK (override, a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or
-// 4), the matrix config.
+// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or 4), the
+// matrix config.
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
 
-override BK: u32 = 32;
 override PAD: u32 = 8;
-override SG_SIZE: u32 = 32;
 const BM = SG_M * TI * SM;
 const BN = SG_N * TJ * SN;
-override WG: u32 = SG_SIZE * SG_M * SG_N;
+const WG = SG_SIZE * SG_M * SG_N;
+const KQ = BK / 4u;                     // quads (4 columns) per staged row
+const NXQ = (BM * KQ + WG - 1u) / WG;   // x quads each invocation stages per step
+const NWQ = (BN * KQ + WG - 1u) / WG;   // W quads each invocation stages per step
 override XS: u32 = BK + PAD; // row stride of the staged tiles, in halves
 const X_BINDING = 0u;
 const W_BINDING = 1u;
@@ -61,32 +66,59 @@ struct Acc {
   c30: C, c31: C, c32: C, c33: C,
 }
 
-fn tc_stage_tiles(wid: vec3u, lid: u32, k0: u32) {
+struct Staged {
+  x: array<vec4f, NXQ>,
+  w: array<vec4f, NWQ>,
+}
+
+// This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
+// Adjacent invocations take adjacent quads of one row: the global loads coalesce.
+fn tc_load(wid: vec3u, lid: u32, k0: u32) -> Staged {
   let n0 = wid.x * BN;
   let m0 = wid.y * BM;
-  let kq = BK / 4u;
-  // Adjacent invocations take adjacent quads of one row: the global loads coalesce.
-  for (var i = lid; i < BM * kq; i += WG) {
-    let r = i / kq;
-    let c = (i % kq) * 4u;
+  var st: Staged;
+  for (var j = 0u; j < NXQ; j++) {
+    let i = lid + j * WG;
+    let r = i / KQ;
+    let c = (i % KQ) * 4u;
     var v = vec4f(0.0);
-    if (m0 + r < params.M && k0 + c < params.K) { v = x_vec4(m0 + r, k0 + c); }
-    let h = vec4<f16>(v);
-    xt[r * XS + c] = h.x;
-    xt[r * XS + c + 1u] = h.y;
-    xt[r * XS + c + 2u] = h.z;
-    xt[r * XS + c + 3u] = h.w;
+    if (i < BM * KQ && m0 + r < params.M && k0 + c < params.K) { v = x_vec4(m0 + r, k0 + c); }
+    st.x[j] = v;
   }
-  for (var i = lid; i < BN * kq; i += WG) {
-    let r = i / kq;
-    let c = (i % kq) * 4u;
+  for (var j = 0u; j < NWQ; j++) {
+    let i = lid + j * WG;
+    let r = i / KQ;
+    let c = (i % KQ) * 4u;
     var v = vec4f(0.0);
-    if (n0 + r < params.N && k0 + c < params.K) { v = w_quad(n0 + r, (k0 + c) >> 2u); }
-    let h = vec4<f16>(v);
-    wt[r * XS + c] = h.x;
-    wt[r * XS + c + 1u] = h.y;
-    wt[r * XS + c + 2u] = h.z;
-    wt[r * XS + c + 3u] = h.w;
+    if (i < BN * KQ && n0 + r < params.N && k0 + c < params.K) { v = w_quad(n0 + r, (k0 + c) >> 2u); }
+    st.w[j] = v;
+  }
+  return st;
+}
+
+// Registers -> the f16 tiles in workgroup memory.
+fn tc_store(lid: u32, st: ptr<function, Staged>) {
+  for (var j = 0u; j < NXQ; j++) {
+    let i = lid + j * WG;
+    if (i < BM * KQ) {
+      let h = vec4<f16>((*st).x[j]);
+      let o = (i / KQ) * XS + (i % KQ) * 4u;
+      xt[o] = h.x;
+      xt[o + 1u] = h.y;
+      xt[o + 2u] = h.z;
+      xt[o + 3u] = h.w;
+    }
+  }
+  for (var j = 0u; j < NWQ; j++) {
+    let i = lid + j * WG;
+    if (i < BN * KQ) {
+      let h = vec4<f16>((*st).w[j]);
+      let o = (i / KQ) * XS + (i % KQ) * 4u;
+      wt[o] = h.x;
+      wt[o + 1u] = h.y;
+      wt[o + 2u] = h.z;
+      wt[o + 3u] = h.w;
+    }
   }
 }
 
@@ -95,9 +127,11 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
   let sg = lid / SG_SIZE;
   let rb = (sg / SG_N) * TI * SM; // this subgroup's first row in the tile
   let cb = (sg % SG_N) * TJ * SN; // and first column
+  var st = tc_load(wid, lid, 0u);
   for (var k0 = 0u; k0 < params.K; k0 += BK) {
-    tc_stage_tiles(wid, lid, k0);
+    tc_store(lid, &st);
     workgroupBarrier();
+    if (k0 + BK < params.K) { st = tc_load(wid, lid, k0 + BK); } // in flight during the products
     for (var kk = 0u; kk < BK; kk += SK) {
       let b0 = subgroupMatrixLoad<R, col_major>(&wt, cb * XS + kk, XS);
       var b1 = b0;
