@@ -2,7 +2,7 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/attention-decode.wgsl?raw';
 import kvF32 from '../../shaders/attention-kv-f32.wgsl?raw';
 import kvF16 from '../../shaders/attention-kv-f16.wgsl?raw';
-import { ATTN_DIRECT_BINDINGS, ATTN_SPLIT_BINDINGS, numSplitsFor, pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
+import { ATTN_DIRECT_BINDINGS, ATTN_SPLIT_BINDINGS, attentionUniforms, numSplitsFor, pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
 import {
   ATTN_UNIFORMS,
   KV_BYTES,
@@ -11,8 +11,6 @@ import {
   attentionDimsReasons,
   attentionProblemKey,
   batchStats,
-  geometryOf,
-  qView,
   type AttentionDims,
   type PagedAttentionShape,
   type PagedAttentionSplitShape,
@@ -141,29 +139,13 @@ const base = {
   defaultConfig: (s: PagedAttentionShape, dev: DeviceInfo) => decodeDefault(s, dev),
 };
 
-function decodeUniforms(s: PagedAttentionShape, partition: number): Record<string, number> {
-  const b = batchStats(s.seqs);
-  return {
-    numTokens: b.numTokens,
-    numSeqs: b.numSeqs,
-    maxBlocksPerSeq: Math.max(1, ...s.seqs.map((q) => Math.ceil(q.seqLen / s.blockSize))),
-    numKvHeads: s.numKvHeads,
-    qOffset: 0,
-    qStride: qView(s).tokenStride / 4,
-    scale: geometryOf(s).scale,
-    softcap: s.softcap,
-    window: s.slidingWindow,
-    partitionSize: partition,
-  };
-}
-
 export const attentionDecodeSpec: DecodeSpec<PagedAttentionShape> = {
   ...base,
   id: 'attention.decode',
   bindings: () => ATTN_DIRECT_BINDINGS,
   supports: decodeReasons,
   build: (s, cfg, dev) => buildDecodeProgram(s, cfg, dev, false),
-  dispatch: (s) => ({ grid: [s.seqs.length, s.numKvHeads, 1], uniforms: decodeUniforms(s, 0) }),
+  dispatch: (s) => ({ grid: [s.seqs.length, s.numKvHeads, 1], uniforms: attentionUniforms(s, 0) }),
   problemKey: (s) => `decode:${attentionProblemKey(s)}`,
   outputs: () => ['out'],
   makeInputs: pagedAttentionSpec.makeInputs,
@@ -183,7 +165,7 @@ export const attentionDecodeSplitSpec: DecodeSpec<PagedAttentionSplitShape> = {
   build: (s, cfg, dev) => buildDecodeProgram(s, cfg, dev, true),
   dispatch(s) {
     const n = numSplitsFor(batchStats(s.seqs).maxSeqLen, s.partitionSize);
-    return { grid: [s.seqs.length, s.numKvHeads, n], uniforms: decodeUniforms(s, s.partitionSize) };
+    return { grid: [s.seqs.length, s.numKvHeads, n], uniforms: attentionUniforms(s, s.partitionSize) };
   },
   problemKey: (s) => `decode:${attentionProblemKey(s)}:p${s.partitionSize}`,
   outputs: () => ['partOut', 'partMl'],

@@ -76,7 +76,8 @@ function shapeReasons(s: PagedAttentionShape, dev: DeviceInfo): string[] {
   return r;
 }
 
-function attentionUniforms(s: PagedAttentionShape, partition: number): Record<string, number> {
+/** The uniforms of one attention problem (shared with attention-decode.ts: same Params). */
+export function attentionUniforms(s: PagedAttentionShape, partition: number): Record<string, number> {
   const b = batchStats(s.seqs);
   return {
     numTokens: b.numTokens,
