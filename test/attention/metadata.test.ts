@@ -78,6 +78,16 @@ describe('planSplits', () => {
     // already enough workgroups
     expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 64, numSeqs: 64, maxSeqLen: 9000 }, 32, tile).numSplits).toBe(1);
   });
+  it("counts the caller's workgroups per split when its grid is not the tiled kernel's", () => {
+    // 32 decodes x 8 kv heads: the tiled grid has (32 + 32) x 8 = 512 workgroups, the decode
+    // kernel's 32 x 8 = 256, so it splits twice as finely (target 4096 workgroups).
+    const step = { numTokens: 32, numSeqs: 32, maxSeqLen: 4096 };
+    const tiled = planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile);
+    const decode = planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile, 32 * 8);
+    expect(tiled.numSplits).toBe(8);
+    expect(decode.numSplits).toBe(16);
+    expect(decode.partitionSize * decode.numSplits).toBeGreaterThanOrEqual(4096);
+  });
 });
 
 describe('PagedKVCache', () => {
