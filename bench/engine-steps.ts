@@ -9,21 +9,10 @@ import { grid1d } from '../src/gpu/grid.js';
 import { GpuTimer } from '../src/gpu/timer.js';
 import type { ModelRunner } from '../src/model/runner.js';
 import type { ModelWeights } from '../src/model/weights.js';
+import { median } from './trace-stats.js';
 
 const r4 = (x: number) => Number(x.toFixed(4));
 
-export function median(xs: readonly number[]): number {
-  return percentile(xs, 50);
-}
-
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
-  return s[i]!;
-}
-
-/** Deterministic token ids (a tiny LCG), so runs compare; values do not matter for speed. */
 export function randomIds(n: number, vocab: number, seed: number): number[] {
   let x = (seed * 2654435761 + 1) >>> 0;
   return Array.from({ length: n }, () => {

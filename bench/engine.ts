@@ -17,7 +17,8 @@ import type { GpuContext } from '../src/gpu/context.js';
 import { openModelFiles } from '../src/model/open.js';
 import { ModelRunner } from '../src/model/runner.js';
 import { createNodePlatform, openLocalModel } from '../src/platform/node/index.js';
-import { copyBandwidth, median, memoryReport, percentile, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
+import { copyBandwidth, memoryReport, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
+import { decodeSummary, itls, median, pcts, round } from './trace-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +42,6 @@ const { values: args } = parseArgs({
 });
 
 const ints = (s: string) => s.split(',').filter(Boolean).map(Number);
-const round = (x: number, d = 3) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
-const pcts = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)), mean: round(xs.reduce((a, b) => a + b, 0) / xs.length) });
 
 interface Trace {
   /** performance.now() at submission */
@@ -69,27 +68,12 @@ async function runRequests(engine: WgllmEngine, prompts: number[][], maxTokens: 
   return { traces, wallMs: performance.now() - t0 };
 }
 
-const itls = (traces: Trace[]) => traces.flatMap((t) => t.tokenTimes.slice(1).map((x, i) => x - t.tokenTimes[i]!));
-
 async function decodeBench(engine: WgllmEngine, batch: number, gen: number, promptLen: number, vocab: number) {
   const prompts = Array.from({ length: batch }, (_, i) => randomIds(promptLen, vocab, 1000 * batch + i));
   const { traces } = await runRequests(engine, prompts, gen);
   // Decode phase: from the moment every prompt has its first token (all prefilled) to the end.
   const tStart = Math.max(...traces.map((t) => t.tokenTimes[0] ?? Infinity));
-  const tEnd = Math.max(...traces.map((t) => t.tokenTimes.at(-1) ?? -Infinity));
-  const tokens = traces.reduce((a, t) => a + t.tokenTimes.filter((x) => x > tStart).length, 0);
-  const sec = (tEnd - tStart) / 1e3;
-  const agg = tokens / sec;
-  return {
-    batch,
-    gen,
-    promptLen,
-    decodeTokens: tokens,
-    decodeMs: round(tEnd - tStart),
-    tokensPerSec: round(agg, 2),
-    perSeqTokensPerSec: round(agg / batch, 2),
-    itlMs: pcts(itls(traces)),
-  };
+  return { batch, gen, promptLen, ...decodeSummary(traces, tStart, batch) };
 }
 
 async function prefillBench(engine: WgllmEngine, len: number, vocab: number, repeats: number) {

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { decodeSummary, itls, median, pcts, round } from './trace-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,10 +85,6 @@ interface NodeLlamaCpp {
 
 const FA = args['flash-attention'] !== 'off';
 const ints = (s: string) => s.split(',').filter(Boolean).map(Number);
-const round = (x: number, d = 3) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN; };
-const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN; };
-const pcts = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)), mean: round(xs.reduce((a, b) => a + b, 0) / xs.length) });
 const log = (m: string) => console.error(`[llama-cpp-bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 /** Deterministic random token ids in [lo, hi) (xorshift; the same seeds give the same prompts). */
@@ -212,8 +209,6 @@ async function runSequence(seq: Sequence, prompt: Token[], gen: number, gate: Ga
   return tr;
 }
 
-const itls = (traces: Trace[]) => traces.flatMap((t) => t.tokenTimes.slice(1).map((x, i) => x - t.tokenTimes[i]!));
-
 async function decodeBench(model: Model, batch: number, gen: number, promptLen: number, batchSize: number, lo: number, hi: number) {
   const together = args.dispatch !== 'nextCycle';
   const gate = newGate(batch);
@@ -235,10 +230,7 @@ async function decodeBench(model: Model, batch: number, gen: number, promptLen: 
     });
     const onToken = (k: number) => (together || k === 1 ? step(k) : Promise.resolve());
     const traces = await Promise.all(seqs.map((s, i) => runSequence(s, prompts[i]!, gen, gate, onToken)));
-    const tEnd = Math.max(...traces.map((t) => t.tokenTimes.at(-1) ?? -Infinity));
     const decodeTimers = await llamaTimers(ctx);
-    const tokens = traces.reduce((a, t) => a + t.tokenTimes.filter((x) => x > tStart).length, 0);
-    const agg = tokens / ((tEnd - tStart) / 1e3);
     // Decode steps of several sequences are one llama_decode of `batch` tokens each, which
     // llama.cpp counts as prompt eval when batch > 1; either way its tokens/s is tokens over time.
     const own = batch === 1 ? decodeTimers.eval : decodeTimers.promptEval ?? decodeTimers.eval;
@@ -246,11 +238,7 @@ async function decodeBench(model: Model, batch: number, gen: number, promptLen: 
       batch,
       gen,
       promptLen,
-      decodeTokens: tokens,
-      decodeMs: round(tEnd - tStart),
-      tokensPerSec: round(agg, 2),
-      perSeqTokensPerSec: round(agg / batch, 2),
-      itlMs: pcts(itls(traces)),
+      ...decodeSummary(traces, tStart, batch),
       // gen - 1 when every step was one llama_decode of all sequences
       dispatch: together ? 'lockstep' : 'nextCycle',
       llamaDecodeCalls: gate.decodeCalls - prefillCalls,
