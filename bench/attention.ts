@@ -31,8 +31,7 @@ import type { StepSeq } from '../src/attention/types.js';
 import { attentionSpace, KV_BYTES, type KvDType, type PagedAttentionConfig } from '../src/kernels/attention-shape.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkAttention } from './attention-check.js';
-import { copyBandwidth } from './engine-steps.js';
-import { r4, runTorch, torchPython, warmUp, type TorchReport } from './torch-runner.js';
+import { r4, sameRunBaselines, warmUp } from './torch-runner.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -224,43 +223,30 @@ async function main(): Promise<void> {
   timer.destroy();
   report.benchS = r4((performance.now() - t0) / 1e3);
 
-  // Our copy right after the timings, next to torch's run (the first run on the H200 measured it
-  // here and got the copy rate torch gets; measured before the timings it came out at half).
-  const copyMiB = Number(args['copy-mib'] ?? (quick ? 16 : 1024));
-  const wgslCopy = copyMiB > 0 ? await copyBandwidth(ctx, copyMiB * 2 ** 20, quick ? 2 : 20) : undefined;
-  if (wgslCopy) console.log(`wgsl copy ${copyMiB} MiB: ${wgslCopy.readWriteGBps.toFixed(0)} GB/s read+write`);
-
-  const tp = torchPython(args.torch ?? 'auto');
-  let torch: TorchReport | undefined;
   const heads = { numHeads: d.numHeads, numKvHeads: d.numKvHeads, headDim: d.headDim, dtype: d.kv };
   const caseId = (r: Row) => `${r.kind}:${r.batch}x${r.context}`;
-  if (tp.python) {
-    const cases: object[] = [{ id: 'copy', op: 'copy', bytes: 2 ** 30 }];
-    for (const r of rows) {
-      if (r.skipped) continue;
-      if (r.kind === 'decode') {
-        // As many KV copies as our timing rotated over, so both read DRAM (or both hit L2) alike.
-        const kvBytes = r.batch * r.context * kvTokenBytes;
-        cases.push({ id: caseId(r), op: 'sdpa_decode', batch: r.batch, context: r.context, ...heads, rotateBytes: (r.kvCopies ?? 1) * kvBytes });
-      } else {
-        cases.push({ id: caseId(r), op: 'sdpa_prefill', batch: r.batch, queryLen: r.queryLen, ...heads });
-      }
+  const cases: object[] = [];
+  for (const r of rows) {
+    if (r.skipped) continue;
+    if (r.kind === 'decode') {
+      // As many KV copies as our timing rotated over, so both read DRAM (or both hit L2) alike.
+      const kvBytes = r.batch * r.context * kvTokenBytes;
+      cases.push({ id: caseId(r), op: 'sdpa_decode', batch: r.batch, context: r.context, ...heads, rotateBytes: (r.kvCopies ?? 1) * kvBytes });
+    } else {
+      cases.push({ id: caseId(r), op: 'sdpa_prefill', batch: r.batch, queryLen: r.queryLen, ...heads });
     }
-    torch = runTorch(tp.python, cases);
-    if (torch.error) console.log(`torch: ${torch.error}`);
   }
-  const byId = new Map((torch?.results ?? []).map((t) => [t.id, t]));
-  const tc = byId.get('copy');
-  const torchCopy = tc && tc.ms !== undefined ? { bytes: tc.bytes, ms: tc.ms, copyGBps: tc.copyGBps!, readWriteGBps: tc.readWriteGBps!, method: tc.method, variant: tc.variant, tried: tc.tried } : undefined;
-  report.copy = {
+  const base = await sameRunBaselines(ctx, {
+    quick,
+    copyMiB: Number(args['copy-mib'] ?? (quick ? 16 : 1024)),
+    torch: args.torch ?? 'auto',
+    cases,
+    warm,
     convention: 'readWriteGBps = 2 * bytes / time (each byte read once and written once); decode GB/s counts the K + V bytes read, so they divide',
-    torch: torchCopy ?? null,
-    wgsl: wgslCopy ?? null,
-    wgslVsTorch: torchCopy && wgslCopy ? r4(wgslCopy.readWriteGBps / torchCopy.readWriteGBps) : null,
-    wgslWarmUp: warm ?? null,
-  };
-  const { results: _drop, ...torchInfo } = torch ?? {};
-  report.torch = torch ? torchInfo : { skipped: tp.reason };
+  });
+  const { byId, torchCopy, wgslCopy, copyRef } = base;
+  report.copy = base.copyReport;
+  report.torch = base.torchReport;
   for (const r of rows) {
     if (r.skipped) continue;
     const t = byId.get(caseId(r));
@@ -269,10 +255,7 @@ async function main(): Promise<void> {
         backend: t.backend as string, variant: t.variant as string, kvLayout: 'contiguous', tried: t.tried };
       r.vsTorch = r4(t.ms / r.ms);
     } else if (t?.error) r.torch = { error: t.error };
-    if (r.gbps !== undefined) {
-      if (torchCopy) r.vsCopy = r4(r.gbps / torchCopy.readWriteGBps);
-      if (wgslCopy) r.vsWgslCopy = r4(r.gbps / wgslCopy.readWriteGBps);
-    }
+    Object.assign(r, base.copyRatios(r.gbps));
     if (r.torch || r.vsWgslCopy !== undefined) {
       const ours = r.gbps !== undefined ? `${r.gbps.toFixed(0)} GB/s` : `${r.tflops!.toFixed(2)} TFLOP/s`;
       const theirs = r.torch && 'ms' in r.torch ? (r.gbps !== undefined ? `${r.torch.gbps!.toFixed(0)} GB/s` : `${r.torch.tflops!.toFixed(1)} TFLOP/s`) + ` (${r.torch.backend}, ${r.torch.variant})` : '-';
@@ -282,7 +265,6 @@ async function main(): Promise<void> {
   }
 
   // Issue #4's target; without torch our own copy stands in as the reference (and says so).
-  const copyRef = torchCopy?.readWriteGBps ?? wgslCopy?.readWriteGBps;
   const tr = rows.find((r) => r.kind === 'decode' && r.batch === 32 && r.context === 4096 && r.gbps !== undefined);
   const measured = tr && copyRef && d.kv === 'f16' ? r4(tr.gbps! / copyRef) : null;
   const sdpa = (kind: Row['kind']) => rows.filter((r) => r.kind === kind && r.vsTorch !== undefined).map((r) => ({ batch: r.batch, context: r.context, vsTorch: r.vsTorch }));

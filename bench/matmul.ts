@@ -29,8 +29,7 @@ import type { AnyKernelSpec } from '../src/kernels/spec.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkEveryConfig } from './matmul-check.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
-import { copyBandwidth } from './engine-steps.js';
-import { r4, runTorch, torchPython, warmUp, type TorchReport } from './torch-runner.js';
+import { r4, sameRunBaselines, warmUp } from './torch-runner.js';
 
 /** [name, N, K] per model: q (= o), k/v, gate (= up), down, lm_head. */
 const MODELS: Record<string, [string, number, number][]> = {
@@ -227,41 +226,26 @@ async function main(): Promise<void> {
   timer.destroy();
   report.benchS = r4((performance.now() - t0) / 1e3);
 
-  // Our copy right after the timings, next to torch's run (the first run on the H200 measured it
-  // here and got the copy rate torch gets; measured before the timings it came out at half).
-  const copyMiB = Number(args['copy-mib'] ?? (quick ? 16 : 1024));
-  const wgslCopy = copyMiB > 0 ? await copyBandwidth(ctx, copyMiB * 2 ** 20, quick ? 2 : 20) : undefined;
-  if (wgslCopy) console.log(`wgsl copy ${copyMiB} MiB: ${wgslCopy.readWriteGBps.toFixed(0)} GB/s read+write`);
-
-  const tp = torchPython(args.torch ?? 'auto');
-  let torch: TorchReport | undefined;
-  if (tp.python) {
-    const cases = new Map<string, object>();
-    cases.set('copy', { id: 'copy', op: 'copy', bytes: 2 ** 30 });
-    for (const r of rows) {
-      if (r.skipped) continue;
-      // Decode rotates torch's W over the same >= --l2 MiB of copies as ours, so it streams from DRAM too.
-      const id = `matmul:${r.M}x${r.N}x${r.K}`;
-      cases.set(id, { id, op: 'matmul', M: r.M, N: r.N, K: r.K, dtype: 'bf16', rotateBytes: r.path === 'gemv' ? rotateBytes : 0 });
-    }
-    torch = runTorch(tp.python, [...cases.values()]);
-    if (torch.error) console.log(`torch: ${torch.error}`);
+  const cases = new Map<string, object>();
+  for (const r of rows) {
+    if (r.skipped) continue;
+    // Decode rotates torch's W over the same >= --l2 MiB of copies as ours, so it streams from DRAM too.
+    const id = `matmul:${r.M}x${r.N}x${r.K}`;
+    cases.set(id, { id, op: 'matmul', M: r.M, N: r.N, K: r.K, dtype: 'bf16', rotateBytes: r.path === 'gemv' ? rotateBytes : 0 });
   }
-  const byId = new Map((torch?.results ?? []).map((t) => [t.id, t]));
-  const tc = byId.get('copy');
-  const torchCopy = tc && tc.ms !== undefined ? { bytes: tc.bytes, ms: tc.ms, copyGBps: tc.copyGBps!, readWriteGBps: tc.readWriteGBps!, method: tc.method, variant: tc.variant, tried: tc.tried } : undefined;
-  // Issue #3's decode metric is relative to the torch copy; without torch, our own copy stands in (and says so).
-  const copyRef = torchCopy?.readWriteGBps ?? wgslCopy?.readWriteGBps;
-  const copyRefName = torchCopy ? 'torch copy (read + write GB/s)' : wgslCopy ? 'WGSL copy (read + write GB/s): torch did not run' : 'none';
-  report.copy = {
+  const base = await sameRunBaselines(ctx, {
+    quick,
+    copyMiB: Number(args['copy-mib'] ?? (quick ? 16 : 1024)),
+    torch: args.torch ?? 'auto',
+    cases: [...cases.values()],
+    warm,
     convention: 'readWriteGBps = 2 * bytes / time (each byte read once and written once); decode GB/s counts W + x + y bytes, so they divide',
-    torch: torchCopy ?? null,
-    wgsl: wgslCopy ?? null,
-    wgslVsTorch: torchCopy && wgslCopy ? r4(wgslCopy.readWriteGBps / torchCopy.readWriteGBps) : null,
-    wgslWarmUp: warm ?? null,
-  };
-  const { results: _drop, ...torchInfo } = torch ?? {};
-  report.torch = torch ? torchInfo : { skipped: tp.reason };
+  });
+  const { byId, torchCopy, wgslCopy, copyRef } = base;
+  // Issue #3's decode metric is relative to the torch copy; without torch, our own copy stands in (and says so).
+  const copyRefName = torchCopy ? 'torch copy (read + write GB/s)' : wgslCopy ? 'WGSL copy (read + write GB/s): torch did not run' : 'none';
+  report.copy = base.copyReport;
+  report.torch = base.torchReport;
   for (const r of rows) {
     if (r.skipped) continue;
     const t = byId.get(`matmul:${r.M}x${r.N}x${r.K}`);
@@ -269,10 +253,7 @@ async function main(): Promise<void> {
       r.torch = { ms: t.ms, tflops: t.tflops!, gbps: t.gbps!, dtype: 'bf16', copies: t.copies as number };
       r.vsTorch = r4(t.ms / r.ms);
     } else if (t?.error) r.torch = { error: t.error };
-    if (r.gbps !== undefined) {
-      if (torchCopy) r.vsCopy = r4(r.gbps / torchCopy.readWriteGBps);
-      if (wgslCopy) r.vsWgslCopy = r4(r.gbps / wgslCopy.readWriteGBps);
-    }
+    Object.assign(r, base.copyRatios(r.gbps));
     if (r.torch || r.vsWgslCopy !== undefined) {
       const ours = r.gbps !== undefined ? `${r.gbps.toFixed(0)} GB/s` : `${r.tflops!.toFixed(2)} TFLOP/s`;
       const theirs = r.torch && 'ms' in r.torch ? (r.gbps !== undefined ? `${r.torch.gbps.toFixed(0)} GB/s` : `${r.torch.tflops.toFixed(1)} TFLOP/s`) : '-';

@@ -69,3 +69,59 @@ export const r4 = (x: number) => Number(x.toFixed(4));
 export async function warmUp(ctx: GpuContext, quick: boolean): Promise<CopyBandwidth | undefined> {
   return quick ? undefined : copyBandwidth(ctx, 2 ** 30, 300, 3);
 }
+
+/** torch's device copy, as the benches report it. */
+export interface TorchCopy {
+  bytes: unknown;
+  ms: number;
+  copyGBps: number;
+  readWriteGBps: number;
+  method: unknown;
+  variant: unknown;
+  tried: unknown;
+}
+
+/**
+ * The baselines of one bench run, after its timings: our WGSL copy (measured after the timings,
+ * next to torch's run: on the H200, measured before them it came out at half the rate torch
+ * gets), then torch on `cases` plus its own copy. Returns torch's results by case id, both copies,
+ * and the report's `copy` and `torch` blocks.
+ */
+export async function sameRunBaselines(
+  ctx: GpuContext,
+  o: { quick: boolean; copyMiB: number; torch: string; cases: object[]; warm: CopyBandwidth | undefined; convention: string },
+) {
+  const wgslCopy = o.copyMiB > 0 ? await copyBandwidth(ctx, o.copyMiB * 2 ** 20, o.quick ? 2 : 20) : undefined;
+  if (wgslCopy) console.log(`wgsl copy ${o.copyMiB} MiB: ${wgslCopy.readWriteGBps.toFixed(0)} GB/s read+write`);
+  const tp = torchPython(o.torch);
+  let torch: TorchReport | undefined;
+  if (tp.python) {
+    torch = runTorch(tp.python, [{ id: 'copy', op: 'copy', bytes: 2 ** 30 }, ...o.cases]);
+    if (torch.error) console.log(`torch: ${torch.error}`);
+  }
+  const byId = new Map((torch?.results ?? []).map((t) => [t.id, t]));
+  const tc = byId.get('copy');
+  const torchCopy: TorchCopy | undefined =
+    tc && tc.ms !== undefined ? { bytes: tc.bytes, ms: tc.ms, copyGBps: tc.copyGBps!, readWriteGBps: tc.readWriteGBps!, method: tc.method, variant: tc.variant, tried: tc.tried } : undefined;
+  const { results: _drop, ...torchInfo } = torch ?? {};
+  return {
+    byId,
+    torchCopy,
+    wgslCopy,
+    /** the copy the targets divide by: torch's, or without torch our own (the metric says which) */
+    copyRef: torchCopy?.readWriteGBps ?? wgslCopy?.readWriteGBps,
+    copyReport: {
+      convention: o.convention,
+      torch: torchCopy ?? null,
+      wgsl: wgslCopy ?? null,
+      wgslVsTorch: torchCopy && wgslCopy ? r4(wgslCopy.readWriteGBps / torchCopy.readWriteGBps) : null,
+      wgslWarmUp: o.warm ?? null,
+    },
+    torchReport: torch ? torchInfo : { skipped: tp.reason },
+    /** a row's GB/s over each copy's read + write GB/s (what is missing is left out) */
+    copyRatios(gbps: number | undefined): { vsCopy?: number; vsWgslCopy?: number } {
+      if (gbps === undefined) return {};
+      return { ...(torchCopy ? { vsCopy: r4(gbps / torchCopy.readWriteGBps) } : {}), ...(wgslCopy ? { vsWgslCopy: r4(gbps / wgslCopy.readWriteGBps) } : {}) };
+    },
+  };
+}
