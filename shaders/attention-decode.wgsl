@@ -7,9 +7,10 @@
 //   main        writes out (normalized, act_t)
 //   main_split  workgroup z handles keys [z * partitionSize, (z+1) * partitionSize) and writes
 //               unnormalized partials in attention.wgsl's layout; attention-reduce.wgsl combines.
-// Bindings (group 0): those of attention.wgsl (0 q, 1 kCache, 2 vCache, 3 blockTables,
-//   4 queryStartLoc, 5 seqLens, 6 out | 7 partOut + 8 partMl, 9 params), same Params.
-// Prelude: act_t, Params, the KV library (kv_chunk, KV_CHUNK, kv_chunk_lo/hi), `enable subgroups`,
+// Bindings (group 0): attention-common.wgsl's, as in attention.wgsl (0 q, 1 kCache, 2 vCache,
+//   3 blockTables, 4 queryStartLoc, 5 seqLens, 6 out | 7 partOut + 8 partMl, 9 params).
+// Prelude: act_t, Params, the KV library (kv_chunk, KV_CHUNK, kv_chunk_lo/hi), attention-common.wgsl
+//   (bindings, MASKED / VALID_MIN / LOG2E), `enable subgroups`,
 //   and generated consts D, G, BLOCK_SIZE, SG (the adapter's fixed subgroup size), LPK (lanes per
 //   key, a power of two <= SG), NW (subgroups per workgroup), U (keys per lane per iteration),
 //   CH (keys per block-table chunk: a multiple of BLOCK_SIZE).
@@ -38,20 +39,6 @@ const DV = D / 4u;
 const WG = SG * NW;
 const KPI = KPS * NW * U;                 // keys per workgroup iteration
 const BT_N = CH / BLOCK_SIZE;             // block-table entries per chunk
-const MASKED: f32 = -3.0e38;
-const VALID_MIN: f32 = -1.0e38;
-const LOG2E: f32 = 1.4426950408889634;
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<act_t>>;
-@group(0) @binding(1) var<storage, read> kCache: array<kv_chunk>;
-@group(0) @binding(2) var<storage, read> vCache: array<kv_chunk>;
-@group(0) @binding(3) var<storage, read> blockTables: array<u32>;
-@group(0) @binding(4) var<storage, read> queryStartLoc: array<u32>;
-@group(0) @binding(5) var<storage, read> seqLens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<vec4<act_t>>;
-@group(0) @binding(7) var<storage, read_write> partOut: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> partMl: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
 
 var<workgroup> bt: array<u32, BT_N>;          // block ids of the current chunk of keys
 var<workgroup> wml: array<vec2<f32>, NW * G>; // per subgroup and row: (m, l)

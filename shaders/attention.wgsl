@@ -12,7 +12,8 @@
 //               (z+1) * partitionSize) and writes unnormalized partials; attention-reduce.wgsl
 //               combines them.
 //
-// Bindings (group 0); vectors are 4 head dims (headDim D is a multiple of 4):
+// Bindings (group 0, declared in attention-common.wgsl); vectors are 4 head dims (headDim D is a
+// multiple of 4):
 //   0 q             act_t rows read through a view: (t, h, :) at qOffset + t * qStride + h * D/4
 //                   (q may be a view into a fused qkv buffer)
 //   1 kCache        [numBlocks, numKvHeads, BLOCK_SIZE, D] kv dtype   read
@@ -27,7 +28,8 @@
 //   9 params        Params { numTokens, numSeqs, maxBlocksPerSeq, numKvHeads, qOffset, qStride,
 //                   scale, softcap, window, partitionSize }
 // Prelude: act_t, Params, kv_chunk + KV_CHUNK + kv_chunk_lo/hi (attention-kv-f32.wgsl |
-//   attention-kv-f16.wgsl: an f16 cache is read 8 dims per 16-byte load, so D % 8 == 0 there).
+//   attention-kv-f16.wgsl: an f16 cache is read 8 dims per 16-byte load, so D % 8 == 0 there),
+//   attention-common.wgsl (the bindings, MASKED / VALID_MIN / LOG2E).
 //
 // Why this cache layout: one workgroup reads one kv head, and head-major blocks make that a
 // contiguous run of BLOCK_SIZE * D elements per block (the same bytes as token-major, fewer
@@ -72,20 +74,6 @@ override NL: u32 = (TK * CV + WG - 1u) / WG; // K (and V) chunks each invocation
 
 const MAX_ROWS = 16u;
 const MAX_LOADS = 16u;
-const MASKED: f32 = -3.0e38;
-const VALID_MIN: f32 = -1.0e38;
-const LOG2E: f32 = 1.4426950408889634;
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<act_t>>;
-@group(0) @binding(1) var<storage, read> kCache: array<kv_chunk>;
-@group(0) @binding(2) var<storage, read> vCache: array<kv_chunk>;
-@group(0) @binding(3) var<storage, read> blockTables: array<u32>;
-@group(0) @binding(4) var<storage, read> queryStartLoc: array<u32>;
-@group(0) @binding(5) var<storage, read> seqLens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<vec4<act_t>>;
-@group(0) @binding(7) var<storage, read_write> partOut: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> partMl: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
 
 var<workgroup> qs: array<vec4<f32>, QS_N>;  // [RPAD, DV] q * scale
 var<workgroup> ks: array<vec4<f32>, KS_N>;  // [TK, DV + 1]

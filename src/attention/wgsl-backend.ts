@@ -123,6 +123,8 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
   /** q/k/v views' offsets and strides (elements), the same for every bound layer */
   private views: { q: [number, number]; k: [number, number]; v: [number, number] } | undefined;
   private grids = { kvWrite: [0, 0, 0], attn: [0, 0, 0], reduce: [0, 0, 0] } as Record<'kvWrite' | 'attn' | 'reduce', [number, number, number]>;
+  /** the decode kernel's keys per iteration as a split-planning tile (undefined: no decode kernel) */
+  private readonly decodeTile: { tq: number; tk: number } | undefined;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -134,6 +136,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     limits: AttentionLimits,
   ) {
     this.builder = new MetadataBuilder(limits, cache.blockSize, cache.numBlocks);
+    if (configs.decodeVec) this.decodeTile = { tq: 1, tk: decodeLayout(dims, configs.decodeVec, ctx.info.subgroupMaxSize).kpi };
     const label = 'attention';
     this.uniforms = createBuffer(ctx, 4 * REGION, `${label}:params`, GPUBufferUsageConst.UNIFORM | GPUBufferUsageConst.COPY_DST);
     this.meta = {
@@ -265,10 +268,10 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const md = this.builder.build(step);
     const d = this.dims;
     const tiles = md.maxQueryLen <= 1 ? 'decode' : 'prefill';
-    const vec = tiles === 'decode' ? this.configs.decodeVec : null;
+    const vec = tiles === 'decode' ? this.decodeTile : undefined;
     // The decode kernel's grid is one workgroup per (sequence, kv head) per split.
     const sp = vec
-      ? planSplits(this.splitPolicy, md, d.numKvHeads, { tq: 1, tk: decodeLayout(d, vec, this.ctx.info.subgroupMaxSize).kpi }, md.numSeqs * d.numKvHeads)
+      ? planSplits(this.splitPolicy, md, d.numKvHeads, vec, md.numSeqs * d.numKvHeads)
       : planSplits(this.splitPolicy, md, d.numKvHeads, this.configs.split);
     md.plan = { tiles, kernel: vec ? 'decode' : 'tiled', ...sp };
     const c = sp.numSplits > 1 ? this.configs.split : this.configs[tiles];

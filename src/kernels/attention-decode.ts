@@ -2,10 +2,10 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/attention-decode.wgsl?raw';
 import kvF32 from '../../shaders/attention-kv-f32.wgsl?raw';
 import kvF16 from '../../shaders/attention-kv-f16.wgsl?raw';
+import attentionCommon from '../../shaders/attention-common.wgsl?raw';
 import { ATTN_DIRECT_BINDINGS, ATTN_SPLIT_BINDINGS, attentionUniforms, numSplitsFor, pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
 import {
   ATTN_UNIFORMS,
-  KV_BYTES,
   KV_CHUNK,
   KV_LIBS,
   attentionDimsReasons,
@@ -119,21 +119,15 @@ export function buildDecodeProgram(d: AttentionDims, cfg: AttentionDecodeConfig,
   const L = decodeLayout(d, cfg, sg);
   const consts = { D: d.headDim, G: L.G, BLOCK_SIZE: d.blockSize, SG: sg, LPK: cfg.lpk, NW: cfg.nw, U: cfg.u, CH: L.ch };
   return {
-    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, enables: ['subgroups'], libs: [KV_LIBS[d.kv], constsWgsl(consts)] }),
+    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, enables: ['subgroups'], libs: [KV_LIBS[d.kv], attentionCommon, constsWgsl(consts)] }),
     entryPoint: split ? 'main_split' : 'main',
     constants: {},
   };
 }
 
-/** Bytes of K and V a decode step reads (each sequence's whole context), for GB/s figures. */
-export function decodeKvBytes(s: PagedAttentionShape): number {
-  const keys = s.seqs.reduce((a, q) => a + (s.slidingWindow > 0 ? Math.min(q.seqLen, s.slidingWindow) : q.seqLen), 0);
-  return 2 * keys * s.numKvHeads * s.headDim * KV_BYTES[s.kv];
-}
-
 type DecodeSpec<S extends PagedAttentionShape> = KernelSpec<S, AttentionDecodeConfig>;
 const base = {
-  sources: [source, kvF32, kvF16],
+  sources: [source, kvF32, kvF16, attentionCommon],
   uniforms: ATTN_UNIFORMS,
   space: (s: PagedAttentionShape, dev: DeviceInfo) => decodeSpace(s, dev),
   defaultConfig: (s: PagedAttentionShape, dev: DeviceInfo) => decodeDefault(s, dev),

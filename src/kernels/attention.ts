@@ -4,6 +4,7 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/attention.wgsl?raw';
 import kvF32 from '../../shaders/attention-kv-f32.wgsl?raw';
 import kvF16 from '../../shaders/attention-kv-f16.wgsl?raw';
+import attentionCommon from '../../shaders/attention-common.wgsl?raw';
 import {
   ATTN_UNIFORMS,
   KV_LIBS,
@@ -53,7 +54,7 @@ export const ATTN_SPLIT_BINDINGS: BindingDecl[] = [
 /** The program for one static problem and tile config; `split` picks the entry point. */
 export function buildAttentionProgram(d: AttentionDims, cfg: PagedAttentionConfig, split: boolean): KernelProgram {
   return {
-    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, libs: [KV_LIBS[d.kv]] }),
+    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, libs: [KV_LIBS[d.kv], attentionCommon] }),
     entryPoint: split ? 'main_split' : 'main',
     constants: {
       D: d.headDim,
@@ -99,7 +100,7 @@ export function numSplitsFor(maxSeqLen: number, partitionSize: number): number {
 
 type AttnSpec<S extends PagedAttentionShape> = KernelSpec<S, PagedAttentionConfig>;
 const base = {
-  sources: [source, kvF32, kvF16],
+  sources: [source, kvF32, kvF16, attentionCommon],
   uniforms: ATTN_UNIFORMS,
   space: (s: PagedAttentionShape, dev: DeviceInfo) => attentionSpace(s, dev),
   defaultConfig: (s: PagedAttentionShape, dev: DeviceInfo) => attentionDefaultConfig(s, batchStats(s.seqs).maxQueryLen, dev),
