@@ -20,6 +20,8 @@ import { KernelDispatch } from '../src/kernels/launch.js';
 import {
   MATMUL_SPECS,
   MATMUL_WEIGHT_FORMATS,
+  matmulGemvSpec,
+  oneRowMatmulSpec,
   weightByteSize,
   type MatmulPath,
   type MatmulShape,
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     m: { type: 'string' },
     iters: { type: 'string' },
     check: { type: 'string', default: 'on' }, // on | off | configs (also every config of every space)
+    'check-kernels': { type: 'string' }, // only these conformance kernels (ids, comma-separated; default every matmul.*)
     tune: { type: 'string', default: '0' }, // time up to N configs of the space per case, report the best
     l2: { type: 'string' }, // MiB of weight copies a decode timing rotates over (defeats the L2 cache)
     out: { type: 'string' },
@@ -58,6 +61,13 @@ const { values: args } = parseArgs({
     'copy-mib': { type: 'string' }, // MiB of the WGSL copy (0: none)
   },
 });
+
+/**
+ * 'gemv' times the kernel the engine runs for one row of x (oneRowMatmulSpec: the int8-dot GEMV
+ * for Q4_0/Q8_0 on the f16 path); 'gemv-split' the general GEMV on the same shapes, to compare.
+ */
+type BenchPath = MatmulPath | 'gemv-split';
+const isGemv = (p: BenchPath) => p === 'gemv' || p === 'gemv-split';
 
 const list = (s: string | undefined, all: readonly string[]): string[] => (s ? s.split(',').map((x) => x.trim()) : [...all]);
 
@@ -68,8 +78,10 @@ interface Row {
   K: number;
   format: MatmulWeightFormat;
   act: ActDType;
-  path: MatmulPath;
+  path: BenchPath;
   M: number;
+  /** the kernel timed (gemv: the one the engine takes for one row of x) */
+  kernel?: string;
   config: unknown;
   ms: number;
   gbps?: number;
@@ -141,7 +153,7 @@ async function main(): Promise<void> {
   const quick = args.quick ?? false;
   const models = list(args.models, quick ? ['tiny'] : ['llama-3.1-8b', 'qwen2.5-0.5b', 'smollm2-135m']);
   const formats = list(args.formats, MATMUL_WEIGHT_FORMATS) as MatmulWeightFormat[];
-  const paths = list(args.paths, ['gemv', 'gemm', 'tensor']) as MatmulPath[];
+  const paths = list(args.paths, ['gemv', 'gemm', 'tensor']) as BenchPath[];
   const acts = list(args.act, dev.features.f16 ? ['f16'] : ['f32']) as ActDType[];
   const prefillMs = list(args.m, quick ? ['32'] : ['512', '4096']).map(Number);
   const iters = Number(args.iters ?? (quick ? 2 : 20));
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
 
   if (args.check !== 'off') {
-    const cases = conformanceCases(dev, { acts: ['f32', 'f16'], randomShapes: quick ? 1 : 3, sweepConfigs: !quick, filter: (id) => id.startsWith('matmul.') });
+    const cases = conformanceCases(dev, { acts: ['f32', 'f16'], randomShapes: quick ? 1 : 3, sweepConfigs: !quick, filter: (id) => (args['check-kernels'] ? args['check-kernels'].split(',').includes(id) : id.startsWith('matmul.')) });
     const results = await runConformance(ctx, cases);
     const failed = results.filter((r) => !r.passed);
     console.log(`check: ${results.length} cases, ${failed.length} failed`);
@@ -172,11 +184,11 @@ async function main(): Promise<void> {
         for (const act of acts) {
           const elem = act === 'f16' ? 2 : 4;
           for (const path of paths) {
-            const spec = MATMUL_SPECS[path] as AnyKernelSpec;
-            const Ms = path === 'gemv' ? [1] : prefillMs;
+            const Ms = isGemv(path) ? [1] : prefillMs;
             for (const M of Ms) {
               const shape: MatmulShape = { act, weight: format, M, N, K, bias: false };
-              const base = { model, name, N, K, format, act, path, M };
+              const spec = (path === 'gemv' ? oneRowMatmulSpec(shape, dev) : path === 'gemv-split' ? matmulGemvSpec : MATMUL_SPECS[path]) as AnyKernelSpec;
+              const base = { model, name, N, K, format, act, path, M, kernel: spec.id };
               const reasons = spec.supports(shape, dev) as string[];
               if (reasons.length) {
                 rows.push({ ...base, config: null, ms: NaN, skipped: reasons.join('; ') });
@@ -185,16 +197,16 @@ async function main(): Promise<void> {
               }
               // Decode: rotate over enough copies of W (>= 256 MiB) that it streams from DRAM.
               const one = weightByteSize(format, N, K);
-              const copies = path === 'gemv' ? Math.max(1, Math.min(256, Math.ceil(rotateBytes / one))) : 1;
+              const copies = isGemv(path) ? Math.max(1, Math.min(256, Math.ceil(rotateBytes / one))) : 1;
               const w = { ...uploadWeights(ctx, format, N, K, copies), copies };
               const x = uploadActivations(ctx, act, M, K, 1);
               const y = createBuffer(ctx, M * N * elem, 'bench:y');
               const flops = 2 * M * N * K;
               const moved = one + M * K * elem + M * N * elem;
-              const stats = (ms: number) => (path === 'gemv' ? { gbps: moved / ms / 1e6 } : { tflops: flops / ms / 1e9 });
+              const stats = (ms: number) => (isGemv(path) ? { gbps: moved / ms / 1e6 } : { tflops: flops / ms / 1e9 });
               try {
                 const config = spec.defaultConfig(shape, dev);
-                const n = path === 'gemv' ? (quick ? iters : Math.max(iters, 50)) : Math.max(2, Math.min(iters, Math.ceil(2e12 / flops)));
+                const n = isGemv(path) ? (quick ? iters : Math.max(iters, 50)) : Math.max(2, Math.min(iters, Math.ceil(2e12 / flops)));
                 const ms = await benchCase(ctx, timer, spec, shape, w, x, y, config, n);
                 const row: Row = { ...base, config, ms, ...stats(ms) };
                 if (tune > 0) {
@@ -231,7 +243,7 @@ async function main(): Promise<void> {
     if (r.skipped) continue;
     // Decode rotates torch's W over the same >= --l2 MiB of copies as ours, so it streams from DRAM too.
     const id = `matmul:${r.M}x${r.N}x${r.K}`;
-    cases.set(id, { id, op: 'matmul', M: r.M, N: r.N, K: r.K, dtype: 'bf16', rotateBytes: r.path === 'gemv' ? rotateBytes : 0 });
+    cases.set(id, { id, op: 'matmul', M: r.M, N: r.N, K: r.K, dtype: 'bf16', rotateBytes: isGemv(r.path) ? rotateBytes : 0 });
   }
   const base = await sameRunBaselines(ctx, {
     quick,

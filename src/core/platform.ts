@@ -17,6 +17,8 @@ export interface AcquiredAdapter {
   adapter: GPUAdapter;
   /** e.g. 'dawn-node/webgpu@0.6.2' or the browser's user agent product */
   runtime: string;
+  /** the WGSL language features of the GPU object that gave the adapter (GPU.wgslLanguageFeatures) */
+  wgslFeatures?: ReadonlySet<string>;
 }
 
 /** Random-access reads of a model file or URL, so large files never sit whole in memory. */

@@ -80,5 +80,5 @@ export async function createGpuContext(acquired: AcquiredAdapter, opts: DeviceOp
       { cause },
     );
   }
-  return new GpuContext(device, describeDevice(adapter, device, runtime));
+  return new GpuContext(device, describeDevice(adapter, device, runtime, acquired.wgslFeatures));
 }

@@ -18,6 +18,8 @@ export interface DeviceFeatures {
   timestampQuery: boolean;
   /** `chromium-experimental-subgroup-matrix`: tensor-core style matrix ops from WGSL */
   subgroupMatrix: boolean;
+  /** WGSL language feature `packed_4x8_integer_dot_product` (dot4I8Packed, pack4xI8): int8 dot products */
+  packedDot: boolean;
 }
 
 export interface DeviceLimits {
@@ -80,7 +82,7 @@ function readSubgroupMatrixConfigs(info: GPUAdapterInfo): SubgroupMatrixConfig[]
   }));
 }
 
-export function describeDevice(adapter: GPUAdapter, device: GPUDevice, runtime: string): DeviceInfo {
+export function describeDevice(adapter: GPUAdapter, device: GPUDevice, runtime: string, wgslFeatures: ReadonlySet<string> = new Set()): DeviceInfo {
   const info = adapter.info;
   const has = (f: string) => device.features.has(f);
   const limits = {} as DeviceLimits;
@@ -104,6 +106,7 @@ export function describeDevice(adapter: GPUAdapter, device: GPUDevice, runtime: 
       subgroups: has('subgroups'),
       timestampQuery: has('timestamp-query'),
       subgroupMatrix: has('chromium-experimental-subgroup-matrix'),
+      packedDot: wgslFeatures.has('packed_4x8_integer_dot_product'),
     },
     subgroupMinSize: extra.subgroupMinSize ?? 0,
     subgroupMaxSize: extra.subgroupMaxSize ?? 0,

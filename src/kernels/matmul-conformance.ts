@@ -4,6 +4,7 @@ import type { MatmulShape } from './matmul-common.js';
 import { kMultiple, MATMUL_WEIGHT_FORMATS, type MatmulWeightFormat } from './matmul-formats.js';
 import { matmulGemmSpec } from './matmul-gemm.js';
 import { matmulGemvSpec } from './matmul-gemv.js';
+import { matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec } from './matmul-tensor.js';
 import type { AnyKernelSpec } from './spec.js';
 
@@ -78,6 +79,25 @@ const GEMV_CASES: Case[] = [
   ['q8_0', 8, 4097, 128, false],
 ];
 
+// The int8-dot GEMV: Q4_0/Q8_0, K % 64 == 0. One pair of blocks (K = 64) and many (past one
+// invocation's share: K = 14336 is 224 pairs), N not a multiple of the rows per workgroup,
+// N past one grid dimension, several rows of x (one pass each).
+const GEMV_INT8_CASES: Case[] = [
+  ['q4_0', 1, 37, 64, false],
+  ['q4_0', 1, 70, 2112, true],
+  ['q4_0', 1, 9, 14336, false],
+  ['q4_0', 3, 21, 192, true],
+  ['q4_0', 1, 70001, 64, false],
+  ['q8_0', 1, 37, 64, true],
+  ['q8_0', 1, 19, 2112, false],
+  ['q8_0', 1, 9, 14336, true],
+  ['q8_0', 2, 4100, 128, false],
+];
+
+function randomInt8Shape(act: ActDType, rng: Rng): MatmulShape {
+  return { act, weight: rng.pick(['q4_0', 'q8_0'] as const), M: rng.int(1, 3), N: rng.int(1, 64), K: 64 * rng.int(1, 40), bias: rng.next() < 0.5 };
+}
+
 const GEMM_CASES: Case[] = [
   ['f32', 1, 7, 1001, true],
   ['f32', 17, 70, 99, false],
@@ -105,6 +125,12 @@ export const MATMUL_FAMILIES: MatmulFamily[] = [
     random: (act, rng) => randomShape(act, rng, 8, 64, 600),
     // K = 128 (4 blocks): the sweep covers the 'pairs' configs as well as the split ones
     small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 128, bias: true }),
+  },
+  {
+    spec: matmulGemvInt8Spec,
+    fixed: (act) => cases(act, GEMV_INT8_CASES),
+    random: randomInt8Shape,
+    small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 640, bias: true }),
   },
   {
     spec: matmulGemmSpec,

@@ -2,6 +2,7 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import type { MatmulShape } from './matmul-common.js';
 import { matmulGemmSpec, type MatmulGemmConfig } from './matmul-gemm.js';
 import { matmulGemvSpec, type MatmulGemvConfig } from './matmul-gemv.js';
+import { matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec, type MatmulTensorConfig } from './matmul-tensor.js';
 
 /**
@@ -32,6 +33,16 @@ export const TENSOR_MIN_M = 32;
 
 export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor: matmulTensorSpec } as const;
 
+/**
+ * The kernel for one row of x (decode at batch 1): on the f16 path, Q4_0/Q8_0 rows take the
+ * int8-dot GEMV where the adapter has packed dot products (H200, Llama-3.1-8B shapes: see
+ * bench/README.md); the f32 path, the accuracy reference, keeps x exact.
+ */
+export function oneRowMatmulSpec(shape: MatmulShape, dev: DeviceInfo): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
+  if (shape.act === 'f16' && matmulGemvInt8Spec.supports({ ...shape, M: 1 }, dev).length === 0) return matmulGemvInt8Spec;
+  return matmulGemvSpec;
+}
+
 /** The variant for this M on this device (heuristic; a tuned table may say otherwise). */
 export function chooseMatmulPath(shape: MatmulShape, dev: DeviceInfo): MatmulPath {
   if (shape.M <= GEMV_MAX_M) return 'gemv';
@@ -56,5 +67,6 @@ export function chooseMatmul(shape: MatmulShape, dev: DeviceInfo): MatmulChoice 
 export * from './matmul-common.js';
 export * from './matmul-formats.js';
 export * from './matmul-gemv.js';
+export * from './matmul-gemv-int8.js';
 export * from './matmul-gemm.js';
 export * from './matmul-tensor.js';

@@ -34,7 +34,7 @@ export async function requestBrowserAdapter(opts: AdapterOptions = {}): Promise<
         'settings and that the GPU driver is not blocklisted (chrome://gpu).',
     );
   }
-  return { adapter, runtime: browserRuntime() };
+  return { adapter, runtime: browserRuntime(), wgslFeatures: new Set(gpu.wgslLanguageFeatures ?? []) };
 }
 
 export interface BrowserPlatformOptions extends AdapterOptions {

@@ -87,5 +87,5 @@ export async function requestNodeAdapter(opts: AdapterOptions = {}): Promise<Acq
     ...(opts.allowFallback === false ? {} : {}),
   });
   if (!adapter) throw new WgllmError('no_adapter', noAdapterMessage());
-  return { adapter, runtime: dawnVersion() };
+  return { adapter, runtime: dawnVersion(), wgslFeatures: new Set(gpu.wgslLanguageFeatures ?? []) };
 }
