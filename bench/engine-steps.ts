@@ -3,7 +3,7 @@
  * time of one decode step split into prepare / encode / submit, GPU time of the step's forward
  * pass (timestamp queries), GPU memory by kind, and device copy bandwidth (the roofline).
  */
-import { GPUBufferUsageConst } from '../src/gpu/constants.js';
+import { GPUBufferUsageConst, GPUMapModeConst } from '../src/gpu/constants.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { grid1d } from '../src/gpu/grid.js';
 import { GpuTimer } from '../src/gpu/timer.js';
@@ -190,4 +190,102 @@ export async function copyBandwidth(ctx: GpuContext, bytes: number, iterations: 
   const t = median(ms);
   const copyGBps = size / (t / 1e3) / 1e9;
   return { bytes: size, iterations, ms: r4(t), copyGBps: r4(copyGBps), readWriteGBps: r4(2 * copyGBps), method };
+}
+
+interface RecordedDispatch {
+  pipeline: GPUComputePipeline;
+  groups: Map<number, GPUBindGroup>;
+  grid: [number, number, number];
+}
+
+export interface KernelProfileRow {
+  /** the launch's role and kernel id (bind group and pipeline labels) */
+  kernel: string;
+  dispatches: number;
+  /** GPU µs per step, summed over the kernel's dispatches (median over the repeats) */
+  us: number;
+  /** share of the summed per-dispatch times */
+  share: number;
+}
+
+/**
+ * Where a decode step's GPU time goes: records the runner's dispatches for one step (`batch`
+ * sequences at `contextLen` tokens of KV), then replays each in a compute pass of its own with
+ * begin/end timestamps. Separate passes drop the overlap between neighbouring dispatches that
+ * one pass allows, so the sum exceeds the one-pass step time (reported next to it); the split
+ * between kernels is what this is for.
+ */
+export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, repeats = 5): Promise<{ batch: number; sumUs: number; rows: KernelProfileRow[] }> {
+  const bs = runner.blockSize;
+  const perSeq = Math.ceil((contextLen + 2) / bs);
+  const blocks = Array.from({ length: batch }, (_, i) => Array.from({ length: perSeq }, (_, j) => 1 + i * perSeq + j));
+  runner.prepare({
+    tokenIds: randomIds(batch, runner.config.vocabSize, batch),
+    positions: blocks.map(() => contextLen),
+    seqs: blocks.map((blockIds) => ({ queryLen: 1, seqLen: contextLen + 1, blockIds })),
+    sampleRows: blocks.map((_, i) => i),
+  });
+  const calls: RecordedDispatch[] = [];
+  let pipeline: GPUComputePipeline | undefined;
+  const groups = new Map<number, GPUBindGroup>();
+  const recorder = {
+    setPipeline: (p: GPUComputePipeline) => void (pipeline = p),
+    setBindGroup: (i: number, g: GPUBindGroup, offsets?: unknown) => {
+      if (offsets && (offsets as ArrayLike<number>).length) throw new Error('profileDecodeStep: dynamic offsets are not replayed');
+      groups.set(i, g);
+    },
+    dispatchWorkgroups: (x: number, y = 1, z = 1) => void calls.push({ pipeline: pipeline!, groups: new Map(groups), grid: [x, y, z] }),
+    dispatchWorkgroupsIndirect: () => {
+      throw new Error('profileDecodeStep: indirect dispatches are not replayed');
+    },
+    pushDebugGroup: () => {},
+    popDebugGroup: () => {},
+    insertDebugMarker: () => {},
+    end: () => {},
+  };
+  runner.encode(recorder as unknown as GPUComputePassEncoder);
+  const n = calls.length;
+  const qs = ctx.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+  const resolve = ctx.device.createBuffer({ size: 16 * n, usage: GPUBufferUsageConst.QUERY_RESOLVE | GPUBufferUsageConst.COPY_SRC });
+  const read = ctx.device.createBuffer({ size: 16 * n, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
+  const per: number[][] = calls.map(() => []);
+  try {
+    for (let r = 0; r < repeats + 1; r++) {
+      const enc = ctx.device.createCommandEncoder({ label: 'bench-profile' });
+      calls.forEach((c, i) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        pass.setPipeline(c.pipeline);
+        for (const [k, g] of c.groups) pass.setBindGroup(k, g);
+        pass.dispatchWorkgroups(...c.grid);
+        pass.end();
+      });
+      enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+      ctx.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapModeConst.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      if (r === 0) continue; // warm-up
+      for (let i = 0; i < n; i++) per[i]!.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e3);
+    }
+  } finally {
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+  }
+  const byKernel = new Map<string, { dispatches: number; us: number }>();
+  calls.forEach((c, i) => {
+    // pipeline label = kernel id; bind group label = the launch's role (e.g. 'qkv:q4_0:matmul.gemv[3]')
+    const role = (c.groups.get(0)?.label ?? '').replace(/(\[\d+\]|:\d+)$/, '');
+    const k = role && !role.endsWith(c.pipeline.label) ? `${role} ${c.pipeline.label}` : role || c.pipeline.label || 'unlabelled';
+    const e = byKernel.get(k) ?? { dispatches: 0, us: 0 };
+    e.dispatches++;
+    e.us += median(per[i]!);
+    byKernel.set(k, e);
+  });
+  const sumUs = [...byKernel.values()].reduce((a, e) => a + e.us, 0);
+  const rows = [...byKernel.entries()]
+    .map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, us: r4(e.us), share: r4(e.us / sumUs) }))
+    .sort((a, b) => b.us - a.us);
+  return { batch, sumUs: r4(sumUs), rows };
 }

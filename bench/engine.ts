@@ -5,7 +5,7 @@
  *
  *   node bench/build.mjs bench/engine.ts
  *   node bench/dist/engine.js --model PATH [--act f16|f32] [--batches 1,8,32,64] [--gen 128]
- *     [--prompts 128,512,2048] [--concurrency 32] [--copy-mib 1024] [--out FILE]
+ *     [--prompts 128,512,2048] [--concurrency 32] [--copy-mib 1024] [--profile 1,32] [--out FILE]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import type { GpuContext } from '../src/gpu/context.js';
 import { openModelFiles } from '../src/model/open.js';
 import { ModelRunner } from '../src/model/runner.js';
 import { createNodePlatform, openLocalModel } from '../src/platform/node/index.js';
-import { copyBandwidth, memoryReport, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
+import { copyBandwidth, memoryReport, profileDecodeStep, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
 import { decodeSummary, itls, median, pcts, round } from './trace-stats.js';
 
 const { values: args } = parseArgs({
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     'step-iters': { type: 'string', default: '30' },
     // KV length of each sequence in the runner's decode-step timing (default: --decode-prompt)
     'step-context': { type: 'string' },
+    // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
+    profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
     out: { type: 'string' },
   },
@@ -109,7 +111,7 @@ async function servingBench(engine: WgllmEngine, n: number, lens: number[], gen:
 }
 
 /** Host/GPU time per decode step, on a ModelRunner of its own (the Engine has no per-step hook). */
-async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, batches: number[], ctxLen: number, iters: number) {
+async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, batches: number[], ctxLen: number, iters: number, profile: number[]) {
   const { model } = await openModelFiles(await openLocalModel(modelPath));
   const maxModelLen = Math.min(model.config.maxPositionEmbeddings, ctxLen + iters + 8);
   const maxNumSeqs = Math.max(...batches);
@@ -120,12 +122,16 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
   });
   await model.close();
   const steps: StepTiming[] = [];
+  const profiles: Awaited<ReturnType<typeof profileDecodeStep>>[] = [];
   try {
     for (const b of batches) steps.push(await timeDecodeSteps(gpu, runner, b, Math.min(ctxLen, maxModelLen - iters - 2), iters));
+    if (gpu.info.features.timestampQuery) {
+      for (const b of profile.filter((p) => p <= maxNumSeqs)) profiles.push(await profileDecodeStep(gpu, runner, b, Math.min(ctxLen, maxModelLen - 4)));
+    }
   } finally {
     runner.dispose();
   }
-  return steps;
+  return { steps, profiles };
 }
 
 function kvBlocksNeeded(batches: number[], decodePrompt: number, prompts: number[], conc: number, gen: number, maxModelLen: number, blockSize = 16): number {
@@ -225,8 +231,10 @@ async function main(): Promise<void> {
   if (!skip.has('steps')) {
     log('runner decode steps (host vs GPU time)');
     const stepCtx = args['step-context'] ? Number(args['step-context']) : decodePrompt;
-    const rb = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']));
+    const { steps: rb, profiles } = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']), ints(args.profile!));
     result.decodeSteps = rb;
+    if (profiles.length) result.kernelProfile = profiles;
+    for (const p of profiles) log(`kernel profile, batch ${p.batch} (${p.sumUs.toFixed(0)} µs in separate passes): ${p.rows.slice(0, 8).map((r) => `${r.kernel} ${r.us.toFixed(0)} µs x${r.dispatches}`).join(', ')}`);
     // What the engine adds around the forward pass (scheduling, sampling, readback, streaming):
     // its median inter-token latency next to the runner's own step at the same batch.
     const decodeRows = (result.decode ?? []) as { batch: number; itlMs: { p50: number | null } }[];
