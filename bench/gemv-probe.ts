@@ -3,7 +3,8 @@
  * shapes, M = 1 and 8, for the default config and a few others of the space, next to the copy
  * bandwidth of the same run. Checks each timed config against the CPU reference on one shape.
  *   node bench/build.mjs bench/gemv-probe.ts && node bench/dist/gemv-probe.js [--formats q4_0,q8_0]
- *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--quick] [--out file.json]
+ *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--kernel split|int8] [--quick] [--out file.json]
+ * --kernel int8 times every config of matmul.gemv-int8's space (one row of x) instead.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,7 +15,7 @@ import { createBuffer } from '../src/gpu/buffers.js';
 import { GpuTimer } from '../src/gpu/timer.js';
 import { runConformanceCase } from '../src/kernels/conformance.js';
 import { KernelDispatch } from '../src/kernels/launch.js';
-import { matmulGemvSpec, weightByteSize, type MatmulGemvConfig, type MatmulShape, type MatmulWeightFormat } from '../src/kernels/matmul.js';
+import { matmulGemvInt8Spec, matmulGemvSpec, weightByteSize, type MatmulGemvConfig, type MatmulShape, type MatmulWeightFormat } from '../src/kernels/matmul.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { copyBandwidth } from './engine-steps.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     m: { type: 'string', default: '1,8' },
     act: { type: 'string' },
     shapes: { type: 'string' },
+    kernel: { type: 'string', default: 'split' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/gemv-probe.json' },
   },
@@ -36,6 +38,9 @@ const SHAPES: [string, number, number][] = [
   ['gate_proj', 14336, 4096],
   ['down_proj', 4096, 14336],
   ['lm_head', 128256, 4096],
+  // the engine's fused launches
+  ['qkv', 6144, 4096],
+  ['gate_up', 28672, 4096],
 ];
 
 /** The config this file's kernels had as default before the 'pairs' kernel. */
@@ -72,14 +77,18 @@ async function main(): Promise<void> {
   const rows: unknown[] = [];
   const checks: unknown[] = [];
   const timer = new GpuTimer(ctx);
+  const int8 = args.kernel === 'int8';
+  const spec = (int8 ? matmulGemvInt8Spec : matmulGemvSpec) as never as typeof matmulGemvSpec;
+  const cand = (shape: MatmulShape, dflt: MatmulGemvConfig): MatmulGemvConfig[] =>
+    int8 ? [dflt, ...(spec.space(shape, dev) as MatmulGemvConfig[]).filter((c) => JSON.stringify(c) !== JSON.stringify(dflt))] : candidates(shape, dflt);
   for (const act of acts) {
     for (const format of formats) {
       for (const M of Ms) {
         // correctness of every candidate on a small real-width shape first
         const check: MatmulShape = { act, weight: format, M, N: 300, K: 4096, bias: true };
-        const cands = candidates({ ...check, N: 4096 }, matmulGemvSpec.defaultConfig({ ...check, N: 4096 }, dev));
+        const cands = cand({ ...check, N: 4096 }, spec.defaultConfig({ ...check, N: 4096 }, dev));
         for (const cfg of cands) {
-          const r = await runConformanceCase(ctx, { kernel: 'matmul.gemv', act, label: 'probe', spec: matmulGemvSpec as never, shape: check, config: cfg, seed: 5 });
+          const r = await runConformanceCase(ctx, { kernel: spec.id, act, label: 'probe', spec: spec as never, shape: check, config: cfg, seed: 5 });
           checks.push({ act, format, M, config: cfg, passed: r.passed, maxAbsErr: r.maxAbsErr, error: r.error });
           if (!r.passed) console.log(`CHECK FAIL ${act} ${format} M=${M} ${JSON.stringify(cfg)}: ${r.error}`);
         }
@@ -90,12 +99,12 @@ async function main(): Promise<void> {
           const w = uploadWeights(ctx, format, N, K, copies);
           const x = uploadActivations(ctx, act, M, K, 1);
           const y = createBuffer(ctx, M * N * (act === 'f16' ? 2 : 4), 'probe:y');
-          const dflt = matmulGemvSpec.defaultConfig(shape, dev);
-          for (const cfg of candidates(shape, dflt)) {
+          const dflt = spec.defaultConfig(shape, dev);
+          for (const cfg of cand(shape, dflt)) {
             const kds: KernelDispatch<MatmulShape, unknown>[] = [];
             try {
               for (let c = 0; c < copies; c++) {
-                kds.push(await KernelDispatch.create(ctx, matmulGemvSpec as never, shape, cfg, { x, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
+                kds.push(await KernelDispatch.create(ctx, spec as never, shape, cfg, { x, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
               }
               let i = 0;
               const record = (pass: GPUComputePassEncoder) => kds[i++ % kds.length]!.encode(pass);

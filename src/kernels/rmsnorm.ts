@@ -71,9 +71,12 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   },
 
   defaultConfig(shape, dev) {
-    // One pass over a row: enough invocations to cover typical hidden sizes 4 elements each.
-    const wg = Math.min(256, bucket(Math.ceil(shape.rowLen / 4)), dev.limits.maxComputeInvocationsPerWorkgroup);
-    return { wg: Math.max(32, wg), reduce: 'plain' };
+    // Enough invocations for 4 elements each (up to 1024): a decode step normalizes one row per
+    // sequence, one workgroup each, so the row's loads must be spread wide, not looped over;
+    // subgroup sums where available (fewer barriers than the workgroup-memory tree). H200, a
+    // 4096-wide row: 256 invocations with the tree took ~14 us per launch inside a step.
+    const wg = Math.min(1024, bucket(Math.ceil(shape.rowLen / 4)), dev.limits.maxComputeInvocationsPerWorkgroup, dev.limits.maxComputeWorkgroupSizeX);
+    return { wg: Math.max(32, wg), reduce: dev.features.subgroups ? 'subgroup' : 'plain' };
   },
 
   build(shape, cfg) {
