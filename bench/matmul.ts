@@ -21,7 +21,7 @@ import {
   MATMUL_SPECS,
   MATMUL_WEIGHT_FORMATS,
   matmulGemvSpec,
-  oneRowMatmulSpec,
+  decodeMatmulSpec,
   weightByteSize,
   type MatmulPath,
   type MatmulShape,
@@ -63,7 +63,7 @@ const { values: args } = parseArgs({
 });
 
 /**
- * 'gemv' times the kernel the engine runs for one row of x (oneRowMatmulSpec: the int8-dot GEMV
+ * 'gemv' times the kernel the engine runs for one row of x (decodeMatmulSpec: the int8-dot GEMV
  * for Q4_0/Q8_0 on the f16 path); 'gemv-split' the general GEMV on the same shapes, to compare.
  */
 type BenchPath = MatmulPath | 'gemv-split';
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
             const Ms = isGemv(path) ? [1] : prefillMs;
             for (const M of Ms) {
               const shape: MatmulShape = { act, weight: format, M, N, K, bias: false };
-              const spec = (path === 'gemv' ? oneRowMatmulSpec(shape, dev) : path === 'gemv-split' ? matmulGemvSpec : MATMUL_SPECS[path]) as AnyKernelSpec;
+              const spec = (path === 'gemv' ? decodeMatmulSpec(shape, dev) : path === 'gemv-split' ? matmulGemvSpec : MATMUL_SPECS[path]) as AnyKernelSpec;
               const base = { model, name, N, K, format, act, path, M, kernel: spec.id };
               const reasons = spec.supports(shape, dev) as string[];
               if (reasons.length) {

@@ -10,9 +10,10 @@
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
-// Prelude: act_t; Params; consts WG, ROWS, PL, RB (generated); x_vec4; the format library (PW,
-// xa_groups, pair_dot_i8, pair_offsets); a reduction (matmul-reduce-plain or -subgroup: MmLane,
-// mm_reduce, const RM = ROWS). Needs the WGSL language feature packed_4x8_integer_dot_product.
+// Prelude: act_t; Params; consts WG, ROWS, MB, PL, RB (generated); x_vec4; the format library
+// (PW, xa_groups, pair_dot_i8, pair_offsets); a reduction (matmul-reduce-plain or -subgroup:
+// MmLane, mm_reduce, const RM = ROWS * MB). Needs the WGSL language feature
+// packed_4x8_integer_dot_product.
 // Contract: K % 64 == 0 (whole pairs of blocks: every row starts 4-byte aligned and a pair is PW
 // whole words: Q4_0 36 B = 9, Q8_0 68 B = 17).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
@@ -20,27 +21,29 @@
 // nibble -> float, FMA) and runs ALU-bound at a quarter of DRAM speed; dot4I8Packed takes 4
 // weights per instruction and the nibbles need one AND (plus a shift for the high ones).
 // Mapping: invocation i owns the pairs of blocks p = i, i + WG, ... (PL of them) of every row
-// of the workgroup: it quantizes x over its pairs once per row of x (in registers), then walks
-// ROWS rows of W, RB rows' loads in flight at a time; adjacent invocations read adjacent pairs.
-// The ROWS partial sums are reduced over the workgroup at the end.
+// of the workgroup. Rows of x go in passes of MB: per pass it quantizes MB rows of x over its
+// pairs (in registers), then walks ROWS rows of W, RB rows' loads in flight at a time, each
+// pair's words used for the MB rows of x; adjacent invocations read adjacent pairs. The
+// ROWS * MB partial sums of a pass are reduced over the workgroup together.
 // Precision: exact integer dot products per block, then scales and sums in f32; the error
 // against the exact product is x's quantization (half a step of d per element).
 
 const X_BINDING = 0u;
 const W_BINDING = 1u;
-const RM = ROWS;
+const RM = ROWS * MB;
 const QMAGIC: f32 = 12582912.0; // 1.5 * 2^23: t + QMAGIC rounds t to an integer in its low bits
 
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<act_t>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-// This invocation's x over its PL pairs, quantized: 16 words of 4 int8 per pair (block A in the
-// format's grouping, block B in column order), and per block the scale d and the format's
-// offset term. Private: indexed only with constants after unrolling, so it stays in registers.
-var<private> xq: array<u32, PL * 16u>;
-var<private> xd: array<vec2f, PL>;
-var<private> xo: array<vec2i, PL>;
+// This invocation's x over its PL pairs for the pass's MB rows, quantized; slot i * MB + j is
+// pair i, row m0 + j: 16 words of 4 int8 (block A in the format's grouping, block B in column
+// order), and per block the scale d and the format's offset term. Private: indexed only with
+// constants after unrolling, so it stays in registers.
+var<private> xq: array<u32, PL * MB * 16u>;
+var<private> xd: array<vec2f, PL * MB>;
+var<private> xo: array<vec2i, PL * MB>;
 
 // round(v * inv) as 4 int8 in one word; `inv` = 127 / max|x| of the block (0 for a zero block).
 fn quant4(v: vec4f, inv: f32) -> u32 {
@@ -48,8 +51,8 @@ fn quant4(v: vec4f, inv: f32) -> u32 {
   return pack4xI8(r);
 }
 
-// Quantizes x[m, k0 .. k0 + 63] into pair slot i (live == false: a slot past the end of K,
-// whose contributions must be zero).
+// Quantizes x[m, k0 .. k0 + 63] into slot i (live == false: past the end of K or of M, whose
+// contributions must be zero).
 fn quant_pair(m: u32, k0: u32, i: u32, live: bool) {
   for (var h = 0u; h < 2u; h++) {
     var a: array<vec4f, 8>;
@@ -75,12 +78,15 @@ fn quant_pair(m: u32, k0: u32, i: u32, live: bool) {
   xo[i] = pair_offsets(xo[i]);
 }
 
-// Sums over the workgroup: invocation j < ROWS gets row n0 + j of W times row m of x.
-fn gemv_int8_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
+// Sums over the workgroup: invocation j < ROWS * MB gets row n0 + j / MB of W times row
+// m0 + j % MB of x.
+fn gemv_int8_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
   let pairs = params.K / 64u;
   for (var i = 0u; i < PL; i++) {
     let p = lane.index + i * WG;
-    quant_pair(m, min(p, pairs - 1u) * 64u, i, p < pairs);
+    for (var j = 0u; j < MB; j++) {
+      quant_pair(min(m0 + j, params.M - 1u), min(p, pairs - 1u) * 64u, i * MB + j, p < pairs && m0 + j < params.M);
+    }
   }
   var acc: array<f32, RM>;
   for (var r0 = 0u; r0 < ROWS; r0 += RB) {
@@ -96,24 +102,32 @@ fn gemv_int8_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
       for (var r = 0u; r < RB; r++) {
         var wp: array<u32, PW>;
         for (var t = 0u; t < PW; t++) { wp[t] = wv[r * PW + t]; }
-        let s = pair_dot_i8(wp, i); // (block A, block B) integer sums, offsets applied
         let dw = pair_scales(wp);
-        // A slot past the end has xd = 0; its (clamped, valid) weights then add exactly 0.
-        acc[r0 + r] += dot(dw * xd[i], vec2f(s));
+        for (var j = 0u; j < MB; j++) {
+          let s = pair_dot_i8(wp, i * MB + j); // (block A, block B) integer sums, offsets applied
+          // A slot past the end has xd = 0; its (clamped, valid) weights then add exactly 0.
+          acc[(r0 + r) * MB + j] += dot(dw * xd[i * MB + j], vec2f(s));
+        }
       }
     }
   }
   return mm_reduce(acc, lane);
 }
 
+// (m, n) of invocation j's sum in the pass at (n0, m0).
+fn int8_slot(n0: u32, m0: u32, j: u32) -> vec2u {
+  return vec2u(m0 + j % MB, n0 + j / MB);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
   let n0 = (wid.x + wid.y * nwg.x) * ROWS;
   if (n0 >= params.N) { return; } // uniform per workgroup: the barriers below stay uniform
-  for (var m = 0u; m < params.M; m++) {
-    let v = gemv_int8_pass(n0, m, lane);
-    if (lane.index < ROWS && n0 + lane.index < params.N) {
-      y[m * params.N + n0 + lane.index] = act_t(v);
+  for (var m0 = 0u; m0 < params.M; m0 += MB) {
+    let v = gemv_int8_pass(n0, m0, lane);
+    let s = int8_slot(n0, m0, lane.index);
+    if (lane.index < RM && s.x < params.M && s.y < params.N) {
+      y[s.x * params.N + s.y] = act_t(v);
     }
   }
 }
@@ -122,10 +136,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
   let n0 = (wid.x + wid.y * nwg.x) * ROWS;
   if (n0 >= params.N) { return; }
-  for (var m = 0u; m < params.M; m++) {
-    let v = gemv_int8_pass(n0, m, lane);
-    if (lane.index < ROWS && n0 + lane.index < params.N) {
-      y[m * params.N + n0 + lane.index] = act_t(v + bias[n0 + lane.index]);
+  for (var m0 = 0u; m0 < params.M; m0 += MB) {
+    let v = gemv_int8_pass(n0, m0, lane);
+    let s = int8_slot(n0, m0, lane.index);
+    if (lane.index < RM && s.x < params.M && s.y < params.N) {
+      y[s.x * params.N + s.y] = act_t(v + bias[s.y]);
     }
   }
 }

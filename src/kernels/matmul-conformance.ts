@@ -81,8 +81,12 @@ const GEMV_CASES: Case[] = [
 
 // The int8-dot GEMV: Q4_0/Q8_0, K % 64 == 0. One pair of blocks (K = 64) and many (past one
 // invocation's share: K = 14336 is 224 pairs), N not a multiple of the rows per workgroup,
-// N past one grid dimension, several rows of x (one pass each).
+// N past one grid dimension, rows of x in passes of up to 4 (a partial last pass: M = 5, 17).
 const GEMV_INT8_CASES: Case[] = [
+  ['q4_0', 5, 33, 128, true],
+  ['q4_0', 17, 19, 4096, false],
+  ['q8_0', 8, 40, 192, false],
+  ['q8_0', 32, 9, 2112, true],
   ['q4_0', 1, 37, 64, false],
   ['q4_0', 1, 70, 2112, true],
   ['q4_0', 1, 9, 14336, false],
@@ -95,7 +99,7 @@ const GEMV_INT8_CASES: Case[] = [
 ];
 
 function randomInt8Shape(act: ActDType, rng: Rng): MatmulShape {
-  return { act, weight: rng.pick(['q4_0', 'q8_0'] as const), M: rng.int(1, 3), N: rng.int(1, 64), K: 64 * rng.int(1, 40), bias: rng.next() < 0.5 };
+  return { act, weight: rng.pick(['q4_0', 'q8_0'] as const), M: rng.int(1, 9), N: rng.int(1, 64), K: 64 * rng.int(1, 40), bias: rng.next() < 0.5 };
 }
 
 const GEMM_CASES: Case[] = [
@@ -130,7 +134,7 @@ export const MATMUL_FAMILIES: MatmulFamily[] = [
     spec: matmulGemvInt8Spec,
     fixed: (act) => cases(act, GEMV_INT8_CASES),
     random: randomInt8Shape,
-    small: (act) => ({ act, weight: 'q4_0', M: 1, N: 9, K: 640, bias: true }),
+    small: (act) => ({ act, weight: 'q4_0', M: 5, N: 9, K: 640, bias: true }), // M = 5: every mb of the space
   },
   {
     spec: matmulGemmSpec,

@@ -6,7 +6,7 @@ import int8Q4_0 from '../../shaders/lib/gemv-int8-q4_0.wgsl?raw';
 import int8Q8_0 from '../../shaders/lib/gemv-int8-q8_0.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
 import reduceSubgroup from '../../shaders/matmul-reduce-subgroup.wgsl?raw';
-import { workgroupSizes } from './common.js';
+import { bucket, workgroupSizes } from './common.js';
 import {
   MATMUL_UNIFORMS,
   matmulBindings,
@@ -35,6 +35,8 @@ export interface MatmulGemvInt8Config {
   wg: number;
   /** rows of W (outputs) per workgroup */
   rows: number;
+  /** rows of x per pass over the workgroup's rows of W (quantized x in registers: PL * mb pairs) */
+  mb: number;
   /** rows whose loads are issued together (divides rows) */
   rb: number;
   reduce: 'plain' | 'subgroup';
@@ -42,7 +44,7 @@ export interface MatmulGemvInt8Config {
 
 const LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: int8Q4_0, q8_0: int8Q8_0 };
 const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
-/** Most pairs of blocks one invocation keeps quantized x for (16 registers each). */
+/** Most pairs of blocks one invocation keeps quantized x for (16 registers each), over all rows of a pass. */
 const MAX_PL = 8;
 /** Most weight words in flight per invocation (rb * words per pair). */
 const MAX_WORDS = 72;
@@ -58,19 +60,24 @@ function pairsPerLane(shape: MatmulShape, wg: number): number {
 function fits(shape: MatmulShape, c: MatmulGemvInt8Config, dev: DeviceInfo): boolean {
   const words = PAIR_WORDS[shape.weight as 'q4_0' | 'q8_0'];
   const scratch = 4 * c.rows * (c.reduce === 'plain' ? c.wg : Math.ceil(c.wg / 4));
-  return pairsPerLane(shape, c.wg) <= MAX_PL && c.rb * words <= MAX_WORDS && c.rows % c.rb === 0 && scratch <= dev.limits.maxComputeWorkgroupStorageSize;
+  const sums = c.rows * c.mb; // reduced together: one per invocation at most
+  return pairsPerLane(shape, c.wg) * c.mb <= MAX_PL && sums <= c.wg && c.rb * words <= MAX_WORDS && c.rows % c.rb === 0 && scratch * c.mb <= dev.limits.maxComputeWorkgroupStorageSize;
 }
 
 function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
   // With subgroups the plain (workgroup-memory tree) reduction only costs more.
   const reduces: MatmulGemvInt8Config['reduce'][] = dev.features.subgroups ? ['subgroup'] : ['plain'];
   const out: MatmulGemvInt8Config[] = [];
-  for (const wg of workgroupSizes(dev, 32, 256)) {
-    for (const rows of [16, 8, 32, 4]) {
-      for (const rb of [2, 4, 1]) {
-        for (const reduce of reduces) {
-          const c = { wg, rows, rb, reduce };
-          if (fits(shape, c, dev)) out.push(c);
+  // More rows of x per pass than M only repeats work.
+  const mbs = [1, 2, 4].filter((mb) => mb <= bucket(shape.M));
+  for (const mb of mbs) {
+    for (const wg of workgroupSizes(dev, 32, 256)) {
+      for (const rows of [16, 8, 32, 4]) {
+        for (const rb of [2, 4, 1]) {
+          for (const reduce of reduces) {
+            const c = { wg, rows, mb, rb, reduce };
+            if (fits(shape, c, dev)) out.push(c);
+          }
         }
       }
     }
@@ -95,21 +102,24 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
   space,
 
   defaultConfig(shape, dev) {
-    // H200, Llama-3.1-8B shapes, best of the space: one load of each row's words at a time;
-    // 32 invocations for Q4_0 (2 pairs each at K = 4096), 64 for Q8_0; few rows per workgroup
-    // for outputs up to 4096 (enough workgroups to fill the GPU), more for wider ones.
-    const q4 = shape.weight === 'q4_0';
-    const want = { wg: q4 ? 32 : 64, rows: shape.N <= 4096 ? 4 : q4 ? 8 : 16, rb: 1 };
+    // H200, every config of the space on the Llama-3.1-8B shapes (bench/gemv-probe.ts --kernel
+    // int8): 64 invocations; 8 rows per workgroup up to 8192 outputs, 16 beyond (qkv 6144 x 4096:
+    // 1.23 TB/s, gate_up 28672 x 4096: 1.9-2.1 TB/s; Q8_0 1.8 / 2.8 TB/s); one row's loads at a
+    // time for Q4_0, two for Q8_0 (within the noise of the alternatives).
+    // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W.
+    const mb = Math.min(4, bucket(shape.M));
+    const want = { wg: 64, rows: mb > 1 || shape.N <= 8192 ? 8 : 16, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
     const s = space(shape, dev);
     return (
-      s.find((c) => c.wg === want.wg && c.rows === want.rows && c.rb === want.rb) ??
-      s.find((c) => c.rows === want.rows && c.rb === want.rb) ??
+      s.find((c) => c.wg === want.wg && c.rows === want.rows && c.mb === want.mb && c.rb === want.rb) ??
+      s.find((c) => c.rows === want.rows && c.mb === want.mb && c.rb === want.rb) ??
+      s.find((c) => c.mb === want.mb) ??
       s[0] ?? { ...want, reduce: 'plain' }
     );
   },
 
   build(shape, cfg): KernelProgram {
-    const consts = { WG: cfg.wg, ROWS: cfg.rows, PL: pairsPerLane(shape, cfg.wg), RB: cfg.rb };
+    const consts = { WG: cfg.wg, ROWS: cfg.rows, MB: cfg.mb, PL: pairsPerLane(shape, cfg.wg), RB: cfg.rb };
     return {
       source: composeWgsl(source, {
         act: shape.act,

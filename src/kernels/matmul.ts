@@ -34,12 +34,12 @@ export const TENSOR_MIN_M = 32;
 export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor: matmulTensorSpec } as const;
 
 /**
- * The kernel for one row of x (decode at batch 1): on the f16 path, Q4_0/Q8_0 rows take the
- * int8-dot GEMV where the adapter has packed dot products (H200, Llama-3.1-8B shapes: see
- * bench/README.md); the f32 path, the accuracy reference, keeps x exact.
+ * The GEMV for this M (decode: one row of x per sequence, up to GEMV_MAX_M): on the f16 path,
+ * Q4_0/Q8_0 rows take the int8-dot GEMV where the adapter has packed dot products (H200,
+ * Llama-3.1-8B shapes: see bench/README.md); the f32 path, the accuracy reference, keeps x exact.
  */
-export function oneRowMatmulSpec(shape: MatmulShape, dev: DeviceInfo): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
-  if (shape.act === 'f16' && matmulGemvInt8Spec.supports({ ...shape, M: 1 }, dev).length === 0) return matmulGemvInt8Spec;
+export function decodeMatmulSpec(shape: MatmulShape, dev: DeviceInfo): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
+  if (shape.act === 'f16' && matmulGemvInt8Spec.supports(shape, dev).length === 0) return matmulGemvInt8Spec;
   return matmulGemvSpec;
 }
 

@@ -2,7 +2,7 @@ import type { ActDType } from '../core/dtype.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { BufferBinding } from '../gpu/launch.js';
 import { KernelGroup } from '../kernels/launch.js';
-import { chooseMatmulPath, GEMV_MAX_M, MATMUL_SPECS, oneRowMatmulSpec, type MatmulShape } from '../kernels/matmul.js';
+import { chooseMatmulPath, GEMV_MAX_M, MATMUL_SPECS, decodeMatmulSpec, type MatmulShape } from '../kernels/matmul.js';
 import type { KernelSpec } from '../kernels/spec.js';
 import type { ConfigSource } from './config-source.js';
 import type { Linear } from './weights.js';
@@ -80,9 +80,9 @@ export class LinearGroup {
       });
       const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
         KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
-      const gemvSpec = MATMUL_SPECS.gemv as KernelSpec<MatmulShape, unknown>;
-      const gemv = await make(oneRowMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>, small);
-      const gemvFew = await make(gemvSpec, { ...small, M: Math.min(GEMV_MAX_M, maxM) });
+      const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
+      const gemv = await make(decodeMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>, small);
+      const gemvFew = await make(decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>, few);
       const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
       const g = new FormatGroup(gemv, gemvFew, big, { ...small });
       groups.push(g);
