@@ -12,8 +12,8 @@
 //   4 params Params { M, N, K }
 // Prelude: act_t; Params; consts WG, ROWS, MB, PL, RB (generated); x_vec4; the format library
 // (PW, xa_groups, pair_dot_i8, pair_offsets); a reduction (matmul-reduce-plain or -subgroup:
-// MmLane, mm_reduce, const RM = ROWS * MB). Needs the WGSL language feature
-// packed_4x8_integer_dot_product.
+// MmLane, mm_reduce, const RM = ROWS * MB); the entry points (matmul-gemv-entry.wgsl: main,
+// main_bias). Needs the WGSL language feature packed_4x8_integer_dot_product.
 // Contract: K % 64 == 0 (whole pairs of blocks: every row starts 4-byte aligned and a pair is PW
 // whole words: Q4_0 36 B = 9, Q8_0 68 B = 17).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
@@ -80,7 +80,7 @@ fn quant_pair(m: u32, k0: u32, i: u32, live: bool) {
 
 // Sums over the workgroup: invocation j < ROWS * MB gets row n0 + j / MB of W times row
 // m0 + j % MB of x.
-fn gemv_int8_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
+fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
   let pairs = params.K / 64u;
   for (var i = 0u; i < PL; i++) {
     let p = lane.index + i * WG;
@@ -112,35 +112,4 @@ fn gemv_int8_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
     }
   }
   return mm_reduce(acc, lane);
-}
-
-// (m, n) of invocation j's sum in the pass at (n0, m0).
-fn int8_slot(n0: u32, m0: u32, j: u32) -> vec2u {
-  return vec2u(m0 + j % MB, n0 + j / MB);
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; } // uniform per workgroup: the barriers below stay uniform
-  for (var m0 = 0u; m0 < params.M; m0 += MB) {
-    let v = gemv_int8_pass(n0, m0, lane);
-    let s = int8_slot(n0, m0, lane.index);
-    if (lane.index < RM && s.x < params.M && s.y < params.N) {
-      y[s.x * params.N + s.y] = act_t(v);
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; }
-  for (var m0 = 0u; m0 < params.M; m0 += MB) {
-    let v = gemv_int8_pass(n0, m0, lane);
-    let s = int8_slot(n0, m0, lane.index);
-    if (lane.index < RM && s.x < params.M && s.y < params.N) {
-      y[s.x * params.N + s.y] = act_t(v + bias[s.y]);
-    }
-  }
 }

@@ -10,7 +10,7 @@
 //   4 params Params { M, N, K }
 // Prelude: act_t; Params; consts WG, ROWS, RL, C (generated); x_vec4; the pair library (PW,
 // pair_dot, which reads xr); a reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce,
-// const RM = ROWS).
+// const RM = ROWS); the entry points (matmul-gemv-entry.wgsl: main, main_bias).
 // Contract: K % 64 == 0 (an even number of 32-blocks per row), so every row starts on a 4-byte
 // boundary and a pair of blocks is PW whole words (Q4_0: 36 B = 9, Q8_0: 68 B = 17).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
@@ -28,6 +28,7 @@
 // converted from act_t to f32 (exact); only x and y storage is act_t.
 
 const RM = ROWS;
+const MB = 1u; // one row of x per pass (matmul-gemv-entry.wgsl)
 const G = ROWS / RL; // row groups: invocations g*C .. g*C+C-1 take rows g*RL .. g*RL+RL-1
 const X_BINDING = 0u;
 const W_BINDING = 1u;
@@ -45,7 +46,7 @@ var<workgroup> x_chunk: array<vec4f, C * XS>;      // [C, XS] vec4f: x[m, chunk]
 var<private> xr: array<vec4f, 16>;
 
 // Sums over the workgroup: invocation j < ROWS gets row n0 + j of W times row m of x.
-fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
+fn gemv_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
   let l = lane.index;
   let c = l % C;
   let g = l / C;
@@ -110,30 +111,4 @@ fn gemv_pairs_pass(n0: u32, m: u32, lane: MmLane) -> f32 {
     acc[r] = select(0.0, acc_l[r % RL], r / RL == g);
   }
   return mm_reduce(acc, lane);
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; } // uniform per workgroup: the barriers stay uniform
-  for (var m = 0u; m < params.M; m++) {
-    let v = gemv_pairs_pass(n0, m, lane);
-    let n = n0 + lane.index;
-    if (lane.index < ROWS && n < params.N) {
-      y[m * params.N + n] = act_t(v);
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; }
-  for (var m = 0u; m < params.M; m++) {
-    let v = gemv_pairs_pass(n0, m, lane);
-    let n = n0 + lane.index;
-    if (lane.index < ROWS && n < params.N) {
-      y[m * params.N + n] = act_t(v + bias[n]);
-    }
-  }
 }

@@ -8,7 +8,8 @@
 //   4 params Params { M, N, K }
 // Prelude: act_t; Params; consts ROWS, MB and PPT (generated: they size register arrays, which an
 // override may not); an x reader; a weight reader (+ dequant-bytes for block formats); a
-// reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce).
+// reduction (matmul-reduce-plain or -subgroup: MmLane, mm_reduce); the entry points
+// (matmul-gemv-entry.wgsl: main, main_bias).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y. It covers
 // every row m of x, MB rows per pass; W is re-read from cache each pass, so this path is meant
 // for M up to a few MB. Inside the workgroup invocations split K: invocation i decodes packs
@@ -69,35 +70,4 @@ fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
     }
   }
   return mm_reduce(acc, lane);
-}
-
-// (m, n) of invocation j's sum in the pass at (n0, m0); m >= M or n >= N: nothing to store.
-fn gemv_slot(n0: u32, m0: u32, j: u32) -> vec2u {
-  return vec2u(m0 + j % MB, n0 + j / MB);
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; } // uniform per workgroup: the barriers below stay uniform
-  for (var m0 = 0u; m0 < params.M; m0 += MB) {
-    let v = gemv_pass(n0, m0, lane);
-    let s = gemv_slot(n0, m0, lane.index);
-    if (lane.index < RM && s.x < params.M && s.y < params.N) {
-      y[s.x * params.N + s.y] = act_t(v);
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: MmLane) {
-  let n0 = (wid.x + wid.y * nwg.x) * ROWS;
-  if (n0 >= params.N) { return; }
-  for (var m0 = 0u; m0 < params.M; m0 += MB) {
-    let v = gemv_pass(n0, m0, lane);
-    let s = gemv_slot(n0, m0, lane.index);
-    if (lane.index < RM && s.x < params.M && s.y < params.N) {
-      y[s.x * params.N + s.y] = act_t(v + bias[s.y]);
-    }
-  }
 }

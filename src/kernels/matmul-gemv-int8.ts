@@ -4,6 +4,7 @@ import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
 import int8Q4_0 from '../../shaders/lib/gemv-int8-q4_0.wgsl?raw';
 import int8Q8_0 from '../../shaders/lib/gemv-int8-q8_0.wgsl?raw';
+import gemvEntry from '../../shaders/matmul-gemv-entry.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
 import reduceSubgroup from '../../shaders/matmul-reduce-subgroup.wgsl?raw';
 import { bucket, workgroupSizes } from './common.js';
@@ -87,7 +88,7 @@ function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
 
 export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
   id: 'matmul.gemv-int8',
-  sources: [source, int8Q4_0, int8Q8_0, reducePlain, reduceSubgroup],
+  sources: [source, int8Q4_0, int8Q8_0, gemvEntry, reducePlain, reduceSubgroup],
   uniforms: MATMUL_UNIFORMS,
   bindings: matmulBindings,
 
@@ -125,7 +126,7 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
         act: shape.act,
         uniforms: MATMUL_UNIFORMS,
         enables: cfg.reduce === 'subgroup' ? ['subgroups'] : [],
-        libs: [constsWgsl(consts), xLib(shape.K), LIBS[shape.weight as 'q4_0' | 'q8_0'], cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain],
+        libs: [constsWgsl(consts), xLib(shape.K), LIBS[shape.weight as 'q4_0' | 'q8_0'], cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain, gemvEntry],
       }),
       entryPoint: matmulEntryPoint(shape),
       constants: {},

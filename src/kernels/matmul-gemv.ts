@@ -2,6 +2,7 @@ import { grid1d } from '../gpu/grid.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/matmul-gemv.wgsl?raw';
 import pairsSource from '../../shaders/matmul-gemv-pairs.wgsl?raw';
+import gemvEntry from '../../shaders/matmul-gemv-entry.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
 import reduceSubgroup from '../../shaders/matmul-reduce-subgroup.wgsl?raw';
 import { bucket, workgroupSizes } from './common.js';
@@ -100,7 +101,7 @@ function pairsSpace(shape: MatmulShape, dev: DeviceInfo, reduces: MatmulGemvConf
 
 export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
   id: 'matmul.gemv',
-  sources: [source, pairsSource, reducePlain, reduceSubgroup, ...MATMUL_LIB_SOURCES, ...Object.values(GEMV_PAIR_LIBS)],
+  sources: [source, pairsSource, gemvEntry, reducePlain, reduceSubgroup, ...MATMUL_LIB_SOURCES, ...Object.values(GEMV_PAIR_LIBS)],
   uniforms: MATMUL_UNIFORMS,
   bindings: matmulBindings,
 
@@ -172,6 +173,7 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
             xLib(shape.K),
             GEMV_PAIR_LIBS[shape.weight as 'q4_0' | 'q8_0'],
             reduceLib,
+            gemvEntry,
           ],
         }),
         entryPoint: matmulEntryPoint(shape),
@@ -185,7 +187,7 @@ export const matmulGemvSpec: KernelSpec<MatmulShape, MatmulGemvConfig> = {
         act: shape.act,
         uniforms: MATMUL_UNIFORMS,
         enables,
-        libs: [constsWgsl({ ROWS: split.rows, MB: split.mb, PPT: split.ppt }), xLib(shape.K), ...weightLibs(shape.weight, shape.K), reduceLib],
+        libs: [constsWgsl({ ROWS: split.rows, MB: split.mb, PPT: split.ppt }), xLib(shape.K), ...weightLibs(shape.weight, shape.K), reduceLib, gemvEntry],
       }),
       entryPoint: matmulEntryPoint(shape),
       constants: { WG: split.wg },
