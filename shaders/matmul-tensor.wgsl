@@ -3,15 +3,18 @@
 // subgroups (enabled by the prelude), and a fixed subgroup size (SG_SIZE).
 //
 // Bindings (group 0):
-//   0 x      [M, K] act_t                read, through x_vec4 (shaders/matmul-x-*.wgsl)
-//   1 w      [N, K] in its stored format read, through w_quad (shaders/lib/dequant-<format>.wgsl)
+//   0 x      [M, K] act_t                read, through x_half4 (shaders/lib/tensor-x-*.wgsl)
+//   1 w      [N, K] in its stored format read, through w_half4 (shaders/lib/tensor-w-*.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
 // Prelude: enables; act_t; Params; generated consts SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size); an x reader; a weight reader.
+// SG_SIZE (the adapter's subgroup size); an x reader and its f16 staging reader (x_half4); a
+// weight reader and its f16 staging reader (w_half4: f16 and Q4_0/Q8_0 decode straight to
+// halves; without it each staged value went f16 -> f32 -> f16, and on NVIDIA conversions run at
+// 1/8 of the FMA rate).
 // Grid: (ceil(N / BN), ceil(M / BM)), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup computes a
 // BM x BN tile of y. Per step of BK columns every invocation helps stage x[BM, BK] and
 // W[BN, BK] (dequantized while loaded) as f16 in workgroup memory (rows padded by PAD halves
@@ -67,8 +70,8 @@ struct Acc {
 }
 
 struct Staged {
-  x: array<vec4f, NXQ>,
-  w: array<vec4f, NWQ>,
+  x: array<vec4<f16>, NXQ>,
+  w: array<vec4<f16>, NWQ>,
 }
 
 // This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
@@ -81,16 +84,16 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32) -> Staged {
     let i = lid + j * WG;
     let r = i / KQ;
     let c = (i % KQ) * 4u;
-    var v = vec4f(0.0);
-    if (i < BM * KQ && m0 + r < params.M && k0 + c < params.K) { v = x_vec4(m0 + r, k0 + c); }
+    var v = vec4<f16>(0.0);
+    if (i < BM * KQ && m0 + r < params.M && k0 + c < params.K) { v = x_half4(m0 + r, k0 + c); }
     st.x[j] = v;
   }
   for (var j = 0u; j < NWQ; j++) {
     let i = lid + j * WG;
     let r = i / KQ;
     let c = (i % KQ) * 4u;
-    var v = vec4f(0.0);
-    if (i < BN * KQ && n0 + r < params.N && k0 + c < params.K) { v = w_quad(n0 + r, (k0 + c) >> 2u); }
+    var v = vec4<f16>(0.0);
+    if (i < BN * KQ && n0 + r < params.N && k0 + c < params.K) { v = w_half4(n0 + r, (k0 + c) >> 2u); }
     st.w[j] = v;
   }
   return st;
@@ -101,7 +104,7 @@ fn tc_store(lid: u32, st: ptr<function, Staged>) {
   for (var j = 0u; j < NXQ; j++) {
     let i = lid + j * WG;
     if (i < BM * KQ) {
-      let h = vec4<f16>((*st).x[j]);
+      let h = (*st).x[j];
       let o = (i / KQ) * XS + (i % KQ) * 4u;
       xt[o] = h.x;
       xt[o + 1u] = h.y;
@@ -112,7 +115,7 @@ fn tc_store(lid: u32, st: ptr<function, Staged>) {
   for (var j = 0u; j < NWQ; j++) {
     let i = lid + j * WG;
     if (i < BN * KQ) {
-      let h = vec4<f16>((*st).w[j]);
+      let h = (*st).w[j];
       let o = (i / KQ) * XS + (i % KQ) * 4u;
       wt[o] = h.x;
       wt[o + 1u] = h.y;

@@ -11,6 +11,12 @@ import dequantQ4K from '../../shaders/lib/dequant-q4_k.wgsl?raw';
 import dequantQ6K from '../../shaders/lib/dequant-q6_k.wgsl?raw';
 import gemvPairQ4_0 from '../../shaders/lib/gemv-pair-q4_0.wgsl?raw';
 import gemvPairQ8_0 from '../../shaders/lib/gemv-pair-q8_0.wgsl?raw';
+import tensorWAny from '../../shaders/lib/tensor-w-any.wgsl?raw';
+import tensorWF16 from '../../shaders/lib/tensor-w-f16.wgsl?raw';
+import tensorWQ4_0 from '../../shaders/lib/tensor-w-q4_0.wgsl?raw';
+import tensorWQ8_0 from '../../shaders/lib/tensor-w-q8_0.wgsl?raw';
+import tensorXAny from '../../shaders/lib/tensor-x-any.wgsl?raw';
+import tensorXVec4 from '../../shaders/lib/tensor-x-vec4.wgsl?raw';
 import xVec4 from '../../shaders/matmul-x-vec4.wgsl?raw';
 import xScalar from '../../shaders/matmul-x-scalar.wgsl?raw';
 
@@ -60,6 +66,15 @@ export function weightLibs(format: MatmulWeightFormat, K: number): string[] {
 /** Pair readers of the 'pairs' GEMV (shaders/matmul-gemv-pairs.wgsl), for the formats it takes. */
 export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ4_0, q8_0: gemvPairQ8_0 };
 
+/**
+ * The tensor-core kernel's f16 staging readers (x_half4, w_half4), after xLib and weightLibs:
+ * f16 rows and Q4_0/Q8_0 blocks decode straight to halves; other formats narrow w_quad.
+ */
+export function tensorHalfLibs(format: MatmulWeightFormat, K: number): string[] {
+  const w = format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q4_0' ? tensorWQ4_0 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny;
+  return [K % 4 === 0 ? tensorXVec4 : tensorXAny, w];
+}
+
 /** The activation reader: vector loads when K % 4 == 0. */
 export function xLib(K: number): string {
   return K % 4 === 0 ? xVec4 : xScalar;
@@ -76,6 +91,9 @@ export const MATMUL_LIB_SOURCES: readonly string[] = [
   xVec4,
   xScalar,
 ];
+
+/** The tensor-core kernel's staging readers (tensorHalfLibs), hashed into its tune keys. */
+export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorWAny, tensorWF16, tensorWQ4_0, tensorWQ8_0];
 
 /** `const NAME: u32 = v;` lines: sizes of register arrays, which WGSL overrides cannot give. */
 export function constsWgsl(consts: Record<string, number>): string {

@@ -11,7 +11,7 @@ import {
   matmulTolerance,
   type MatmulShape,
 } from './matmul-common.js';
-import { constsWgsl, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
+import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs, weightLibs, xLib } from './matmul-formats.js';
 import { bucket } from './common.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -77,7 +77,7 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
 
 export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   id: 'matmul.tensor',
-  sources: [source, ...MATMUL_LIB_SOURCES],
+  sources: [source, ...MATMUL_LIB_SOURCES, ...TENSOR_HALF_LIB_SOURCES],
   uniforms: MATMUL_UNIFORMS,
   bindings: matmulBindings,
 
@@ -115,10 +115,16 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   defaultConfig(shape, dev) {
     const shapes = tensorMmaShapes(dev);
     const mma = shapes.find(([m, n, k]) => m === 16 && n === 16 && k === 16) ?? shapes[0] ?? [16, 16, 16];
-    // On an H200 at 4096^3 this (128 x 128 tiles, 4 subgroups of 4 x 4 16x16 tiles) ran at
-    // 33-39 TFLOP/s; 8 subgroups of 2 x 4 tiles measured between 27 and 41 (the GPU was shared).
+    // H200, Llama-3.1-8B shapes at M = 4096, tiles staged as f16 straight from the readers: this
+    // (128 x 128 tiles, 4 subgroups of 4 x 4 16x16 tiles) ran f16 weights at 91-96 TFLOP/s and
+    // Q4_0 at 47-51 (52 and 38 when staging went through f32).
     const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8 };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
+    // H200, Llama-3.1-8B Q4_0 shapes at M = 512, best of the 16x16x16 configs: 8 subgroups of 2 x 2
+    // tiles (128 x 64 per workgroup), 32-column K steps: 53-54 TFLOP/s where the 4-subgroup 64 x 64
+    // tiles below ran 29-35 (more workgroups and more warps per SM to hide the staging).
+    const mid = { mma, sgM: 4, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8 };
+    if (shape.M >= 256 && fits(mid, shape, dev)) return mid;
     // H200, Llama-3.1-8B shapes, Q4_0/Q8_0 at M = 512: 24-33 TFLOP/s. At M = 32 32-row tiles with
     // 128-column K steps were faster for a 4096-wide output (down_proj: 0.69 vs 0.96 ms) and
     // slower for a 14336-wide one (0.45 vs 0.31): too few workgroups either way (split-K is the
@@ -137,6 +143,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
           constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize }),
           xLib(shape.K),
           ...weightLibs(shape.weight, shape.K),
+          ...tensorHalfLibs(shape.weight, shape.K),
         ],
       }),
       entryPoint: matmulEntryPoint(shape),
