@@ -19,7 +19,7 @@ same=(--batches 1,8,32,64 --gen 64 --prompts 128,512,2048 --concurrency 32)
 
 if [ "$only" = all ] || [ "$only" = engine ]; then
 # The check covers the matmul kernels the engine runs on this adapter (gemm only serves f32 there).
-timeout 240 bash .gpu/run.sh node bench/dist/matmul.js --check on --check-kernels matmul.gemv,matmul.gemv-int8,matmul.tensor \
+timeout 240 bash .gpu/run.sh node bench/dist/matmul.js --check on --check-kernels matmul.gemv,matmul.gemv-int8,matmul.gemv-int8-pre,matmul.tensor \
   --models llama-3.1-8b --formats q4_0 --paths tensor \
   --m 32 --shapes q_proj --torch off --out "$out/matmul-check.json" >"$out/check.log" 2>&1
 if ! grep -q "^check: .* 0 failed" "$out/check.log"; then

@@ -3,13 +3,14 @@
 // Interface of every shaders/lib/gemv-int8-<format>.wgsl:
 //   w_data               the raw weight words at W_BINDING
 //   const PW             words in a pair of blocks (64 columns)
+//   pair_dot_i8(wp, i)   (block A, block B) integer dot products of the pair's PW words with the
+//                        kernel's xq slot i, minus xo[i]
+//   pair_scales(wp)      (dA, dB) as f32
+// and of every shaders/lib/int8-groups-<format>.wgsl (needed by whatever quantizes x for it):
 //   xa_groups(a)         block A's 32 columns of x (a[j] = columns 4j..4j+3) regrouped into the
 //                        8 quads that pair_dot_i8 multiplies block A's words with
 //   pair_offsets(sums)   per block, the term subtracted from the integer sum, from the sums of
 //                        the block's quantized x (Q4_0: 8 * sum, for the nibbles' -8)
-//   pair_dot_i8(wp, i)   (block A, block B) integer dot products of the pair's PW words with the
-//                        kernel's xq slot i, minus xo[i]
-//   pair_scales(wp)      (dA, dB) as f32
 // A pair of Q4_0 blocks is 36 bytes: words 0..4 hold block A (d, then qs from byte 2: its words
 // hold qs[4t-2 .. 4t+1]), words 4..8 block B (d in the high half of word 4, qs in words 5..8).
 // Block A's straddling words are multiplied where they lie, with x grouped to match (free:
@@ -18,18 +19,6 @@
 
 const PW = 9u;
 const NIB = 0x0f0f0f0fu;
-
-// Word j of block A holds low nibbles for columns (4j-2 .. 4j+1) and high nibbles for the same
-// + 16; word 0 is joined from the halves of words 0 and 4: columns (0, 1, 14, 15) / +16.
-fn xa_groups(a: array<vec4f, 8>) -> array<vec4f, 8> {
-  return array<vec4f, 8>(
-    vec4f(a[0].xy, a[3].zw), vec4f(a[0].zw, a[1].xy), vec4f(a[1].zw, a[2].xy), vec4f(a[2].zw, a[3].xy),
-    vec4f(a[4].xy, a[7].zw), vec4f(a[4].zw, a[5].xy), vec4f(a[5].zw, a[6].xy), vec4f(a[6].zw, a[7].xy));
-}
-
-fn pair_offsets(sums: vec2i) -> vec2i {
-  return 8i * sums;
-}
 
 // Low nibbles against quad j of the block's x, high nibbles against quad j + 4.
 fn q4_word(w: u32, xl: u32, xh: u32) -> i32 {

@@ -6,18 +6,6 @@
 
 const PW = 17u;
 
-// Word j of block A holds columns (4j-2 .. 4j+1); word 0 is joined from the halves of words 0
-// and 8: columns (0, 1, 30, 31).
-fn xa_groups(a: array<vec4f, 8>) -> array<vec4f, 8> {
-  return array<vec4f, 8>(
-    vec4f(a[0].xy, a[7].zw), vec4f(a[0].zw, a[1].xy), vec4f(a[1].zw, a[2].xy), vec4f(a[2].zw, a[3].xy),
-    vec4f(a[3].zw, a[4].xy), vec4f(a[4].zw, a[5].xy), vec4f(a[5].zw, a[6].xy), vec4f(a[6].zw, a[7].xy));
-}
-
-fn pair_offsets(sums: vec2i) -> vec2i {
-  return vec2i(0i);
-}
-
 fn pair_dot_i8(wp: array<u32, PW>, i: u32) -> vec2i {
   let b = i * 16u;
   var sa = dot4I8Packed((wp[0] >> 16u) | (wp[8] << 16u), xq[b]);

@@ -4,7 +4,7 @@ import type { MatmulShape } from './matmul-common.js';
 import { kMultiple, MATMUL_WEIGHT_FORMATS, type MatmulWeightFormat } from './matmul-formats.js';
 import { matmulGemmSpec } from './matmul-gemm.js';
 import { matmulGemvSpec } from './matmul-gemv.js';
-import { matmulGemvInt8Spec } from './matmul-gemv-int8.js';
+import { matmulGemvInt8PreSpec, matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec } from './matmul-tensor.js';
 import type { AnyKernelSpec } from './spec.js';
 
@@ -135,6 +135,13 @@ export const MATMUL_FAMILIES: MatmulFamily[] = [
     fixed: (act) => cases(act, GEMV_INT8_CASES),
     random: randomInt8Shape,
     small: (act) => ({ act, weight: 'q4_0', M: 5, N: 9, K: 640, bias: true }), // M = 5: every mb of the space
+  },
+  {
+    // the same GEMV over x quantized beforehand (packed on the CPU here)
+    spec: matmulGemvInt8PreSpec,
+    fixed: (act) => cases(act, GEMV_INT8_CASES),
+    random: randomInt8Shape,
+    small: (act) => ({ act, weight: 'q8_0', M: 5, N: 9, K: 640, bias: true }),
   },
   {
     spec: matmulGemmSpec,

@@ -1,9 +1,15 @@
-import { quantizeRowsQ8 } from '../core/reference/matmul.js';
+import { packRowsQ8, quantizeRowsQ8 } from '../core/reference/matmul.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
 import int8Q4_0 from '../../shaders/lib/gemv-int8-q4_0.wgsl?raw';
 import int8Q8_0 from '../../shaders/lib/gemv-int8-q8_0.wgsl?raw';
+import int8XQuant from '../../shaders/lib/gemv-int8-x-quant.wgsl?raw';
+import int8XPre from '../../shaders/lib/gemv-int8-x-pre.wgsl?raw';
+import int8Quant from '../../shaders/lib/int8-quant.wgsl?raw';
+import groupsQ4_0 from '../../shaders/lib/int8-groups-q4_0.wgsl?raw';
+import groupsQ8_0 from '../../shaders/lib/int8-groups-q8_0.wgsl?raw';
+import quantizeSource from '../../shaders/matmul-quantize-x.wgsl?raw';
 import gemvEntry from '../../shaders/matmul-gemv-entry.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
 import reduceSubgroup from '../../shaders/matmul-reduce-subgroup.wgsl?raw';
@@ -20,7 +26,7 @@ import {
   type MatmulShape,
 } from './matmul-common.js';
 import { constsWgsl, xLib } from './matmul-formats.js';
-import type { KernelProgram, KernelSpec } from './spec.js';
+import type { BindingDecl, KernelProgram, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
 /**
@@ -43,7 +49,9 @@ export interface MatmulGemvInt8Config {
   reduce: 'plain' | 'subgroup';
 }
 
-const LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: int8Q4_0, q8_0: int8Q8_0 };
+type Int8Format = 'q4_0' | 'q8_0';
+const LIBS: Record<Int8Format, string> = { q4_0: int8Q4_0, q8_0: int8Q8_0 };
+const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0 };
 const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
 /** Most pairs of blocks one invocation keeps quantized x for (16 registers each), over all rows of a pass. */
 const MAX_PL = 8;
@@ -86,13 +94,10 @@ function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
   return out;
 }
 
-export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
-  id: 'matmul.gemv-int8',
-  sources: [source, int8Q4_0, int8Q8_0, gemvEntry, reducePlain, reduceSubgroup],
+const int8Base = {
   uniforms: MATMUL_UNIFORMS,
-  bindings: matmulBindings,
 
-  supports(shape, dev) {
+  supports(shape: MatmulShape, dev: DeviceInfo) {
     const r = matmulShapeErrors(shape, dev);
     if (!dev.features.packedDot) r.push("needs the WGSL language feature 'packed_4x8_integer_dot_product'");
     if (!gemvInt8Applies(shape)) r.push(`takes Q4_0 or Q8_0 weights with K a multiple of 64 (got ${shape.weight}, K = ${shape.K})`);
@@ -102,7 +107,7 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
 
   space,
 
-  defaultConfig(shape, dev) {
+  defaultConfig(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config {
     // H200, every config of the space on the Llama-3.1-8B shapes (bench/gemv-probe.ts --kernel
     // int8): 64 invocations; 8 rows per workgroup up to 8192 outputs, 16 beyond (qkv 6144 x 4096:
     // 1.23 TB/s, gate_up 28672 x 4096: 1.9-2.1 TB/s; Q8_0 1.8 / 2.8 TB/s); one row's loads at a
@@ -119,21 +124,7 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
     );
   },
 
-  build(shape, cfg): KernelProgram {
-    const consts = { WG: cfg.wg, ROWS: cfg.rows, MB: cfg.mb, PL: pairsPerLane(shape, cfg.wg), RB: cfg.rb };
-    return {
-      source: composeWgsl(source, {
-        act: shape.act,
-        uniforms: MATMUL_UNIFORMS,
-        enables: cfg.reduce === 'subgroup' ? ['subgroups'] : [],
-        libs: [constsWgsl(consts), xLib(shape.K), LIBS[shape.weight as 'q4_0' | 'q8_0'], cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain, gemvEntry],
-      }),
-      entryPoint: matmulEntryPoint(shape),
-      constants: {},
-    };
-  },
-
-  dispatch(shape, cfg, dev) {
+  dispatch(shape: MatmulShape, cfg: MatmulGemvInt8Config, dev: DeviceInfo) {
     return {
       grid: grid1d(Math.ceil(shape.N / cfg.rows), dev.limits.maxComputeWorkgroupsPerDimension),
       uniforms: { M: shape.M, N: shape.N, K: shape.K },
@@ -142,6 +133,33 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],
+};
+
+/** pre: x quantized beforehand (matmulQuantizeXSpec); else quantized inside the GEMV. */
+function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean): KernelProgram {
+  const fmt = shape.weight as Int8Format;
+  const consts = { WG: cfg.wg, ROWS: cfg.rows, MB: cfg.mb, PL: pairsPerLane(shape, cfg.wg), RB: cfg.rb };
+  const xLibs = pre ? [int8XPre] : [xLib(shape.K), int8Quant, GROUPS[fmt], int8XQuant];
+  return {
+    source: composeWgsl(source, {
+      act: shape.act,
+      uniforms: MATMUL_UNIFORMS,
+      enables: cfg.reduce === 'subgroup' ? ['subgroups'] : [],
+      libs: [constsWgsl(consts), LIBS[fmt], ...xLibs, cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain, gemvEntry],
+    }),
+    entryPoint: matmulEntryPoint(shape),
+    constants: {},
+  };
+}
+
+const INT8_SOURCES = [source, int8Q4_0, int8Q8_0, int8Quant, groupsQ4_0, groupsQ8_0, gemvEntry, reducePlain, reduceSubgroup];
+
+export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
+  ...int8Base,
+  id: 'matmul.gemv-int8',
+  sources: [...INT8_SOURCES, int8XQuant],
+  bindings: matmulBindings,
+  build: (shape, cfg) => buildInt8(shape, cfg, false),
   makeInputs: matmulMakeInputs,
   // The exact product with x as the kernel quantizes it.
   reference(inputs, shape) {
@@ -156,4 +174,90 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
     const t = matmulTolerance(shape);
     return { atol: t.atol + (3 * 6) / 127, rtol: t.rtol };
   },
+};
+
+/**
+ * The same GEMV over x quantized beforehand by matmulQuantizeXSpec (several rows of x: each
+ * workgroup would otherwise quantize every row). Bindings: matmulBindings' with xq at 0 in place
+ * of x, and xs at 5.
+ */
+export const matmulGemvInt8PreSpec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
+  ...int8Base,
+  id: 'matmul.gemv-int8-pre',
+  sources: [...INT8_SOURCES, int8XPre],
+  bindings: (shape) => [
+    { name: 'xq', binding: 0, kind: 'storage-read' }, // [M, K/64, 16] u32
+    ...matmulBindings(shape).filter((b) => b.name !== 'x'),
+    { name: 'xs', binding: 5, kind: 'storage-read' }, // [M, K/64, 4] u32
+  ],
+  build: (shape, cfg) => buildInt8(shape, cfg, true),
+  makeInputs(shape, seed) {
+    const inputs = matmulMakeInputs(shape, seed);
+    const { xq, xs } = packRowsQ8(inputs.x!.data as Float32Array, shape.M, shape.K, shape.weight as Int8Format);
+    const pairs = (shape.M * shape.K) / 64;
+    return { ...inputs, xq: { dtype: 'u32', shape: [pairs * 16], data: xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: xs } };
+  },
+  // Its inputs are already quantized (packRowsQ8, the same rounding as quantizeRowsQ8): only
+  // the f32 sums' order differs from the reference.
+  reference(inputs, shape) {
+    const x = inputs.x!;
+    const xq = quantizeRowsQ8(x.data as Float32Array, shape.M, shape.K);
+    return matmulReference({ ...inputs, x: { ...x, data: xq } }, shape);
+  },
+  tolerance: (shape) => matmulTolerance(shape),
+};
+
+/** Invocations per workgroup of matmulQuantizeXSpec (one pair of blocks each). */
+const QUANTIZE_WG = 64;
+
+/**
+ * x quantized for matmulGemvInt8PreSpec (shaders/matmul-quantize-x.wgsl): one dispatch per x per
+ * step. Not in the conformance families: its reference is bit-exact, and where x * 127 / max|x|
+ * lies within the GPU's division error of a rounding tie a byte may differ by one; it is checked
+ * through the GEMV that reads it instead (test/kernels/matmul-int8-pre.test.ts). The model takes
+ * its config from defaultConfig (one config: nothing to tune).
+ */
+export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
+  id: 'matmul.quantize-x',
+  sources: [quantizeSource, int8Quant, groupsQ4_0, groupsQ8_0],
+  uniforms: MATMUL_UNIFORMS,
+  bindings: (): BindingDecl[] => [
+    { name: 'x', binding: 0, kind: 'storage-read' },
+    { name: 'xq', binding: 1, kind: 'storage' },
+    { name: 'xs', binding: 2, kind: 'storage' },
+    { name: 'params', binding: 3, kind: 'uniform' },
+  ],
+  supports: (shape: MatmulShape, dev: DeviceInfo) => int8Base.supports(shape, dev),
+  space: () => [{ wg: QUANTIZE_WG }],
+  defaultConfig: () => ({ wg: QUANTIZE_WG }),
+  build(shape: MatmulShape, cfg: { wg: number }): KernelProgram {
+    return {
+      source: composeWgsl(quantizeSource, {
+        act: shape.act,
+        uniforms: MATMUL_UNIFORMS,
+        libs: [constsWgsl({ WG: cfg.wg }), xLib(shape.K), int8Quant, GROUPS[shape.weight as Int8Format]],
+      }),
+      entryPoint: 'main',
+      constants: {},
+    };
+  },
+  dispatch(shape: MatmulShape, cfg: { wg: number }, dev: DeviceInfo) {
+    return {
+      grid: grid1d(Math.ceil((shape.M * shape.K) / 64 / cfg.wg), dev.limits.maxComputeWorkgroupsPerDimension),
+      uniforms: { M: shape.M, N: shape.N, K: shape.K },
+    };
+  },
+  problemKey: (shape: MatmulShape) => `quantize-x:${matmulProblemKey(shape)}`,
+  outputs: () => ['xq', 'xs'],
+  makeInputs(shape, seed) {
+    const { x } = matmulMakeInputs(shape, seed);
+    const pairs = (shape.M * shape.K) / 64;
+    return { x: x!, xq: { dtype: 'u32', shape: [pairs * 16], data: new Uint32Array(pairs * 16) }, xs: { dtype: 'u32', shape: [pairs * 4], data: new Uint32Array(pairs * 4) } };
+  },
+  reference(inputs, shape) {
+    const pairs = (shape.M * shape.K) / 64;
+    const { xq, xs } = packRowsQ8(inputs.x!.data as Float32Array, shape.M, shape.K, shape.weight as Int8Format);
+    return { xq: { dtype: 'u32', shape: [pairs * 16], data: xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: xs } };
+  },
+  tolerance: () => ({ atol: 0, rtol: 0 }),
 };

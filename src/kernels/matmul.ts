@@ -2,7 +2,7 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import type { MatmulShape } from './matmul-common.js';
 import { matmulGemmSpec, type MatmulGemmConfig } from './matmul-gemm.js';
 import { matmulGemvSpec, type MatmulGemvConfig } from './matmul-gemv.js';
-import { matmulGemvInt8Spec } from './matmul-gemv-int8.js';
+import { matmulGemvInt8PreSpec, matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec, type MatmulTensorConfig } from './matmul-tensor.js';
 
 /**
@@ -34,15 +34,15 @@ export const TENSOR_MIN_M = 32;
 export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor: matmulTensorSpec } as const;
 
 /**
- * The GEMV for this M (decode: one row of x per sequence, up to GEMV_MAX_M). On the f16 path one
- * row of x over Q4_0/Q8_0 takes the int8-dot GEMV where the adapter has packed dot products
- * (H200, Llama-3.1-8B shapes: see bench/README.md); the f32 path, the accuracy reference, keeps x
- * exact. Several rows stay on the split GEMV: the int8 kernel quantizes x in every workgroup, and
- * at M = 8..32 that work outweighs the cheaper dot products (H200, Llama-3.1-8B Q4_0 decode step:
- * 16.6 vs 12.9 ms at batch 8, 55 vs 44 ms at batch 32); x quantized once per step would fix it.
+ * The GEMV for this M (decode: one row of x per sequence, up to GEMV_MAX_M). On the f16 path,
+ * Q4_0/Q8_0 rows take the int8-dot GEMV where the adapter has packed dot products: one row of x
+ * quantized inside the kernel; several rows quantized beforehand by matmulQuantizeXSpec (its
+ * caller runs that first), since quantizing every row in every workgroup cost more than the dot
+ * products saved (H200, Llama-3.1-8B Q4_0 decode step: 16.6 vs 12.9 ms for the f32 GEMV at batch
+ * 8). The f32 path, the accuracy reference, keeps x exact.
  */
 export function decodeMatmulSpec(shape: MatmulShape, dev: DeviceInfo): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
-  if (shape.M === 1 && shape.act === 'f16' && matmulGemvInt8Spec.supports(shape, dev).length === 0) return matmulGemvInt8Spec;
+  if (shape.act === 'f16' && matmulGemvInt8Spec.supports(shape, dev).length === 0) return shape.M === 1 ? matmulGemvInt8Spec : matmulGemvInt8PreSpec;
   return matmulGemvSpec;
 }
 

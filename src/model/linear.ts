@@ -2,7 +2,15 @@ import type { ActDType } from '../core/dtype.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { BufferBinding } from '../gpu/launch.js';
 import { KernelGroup } from '../kernels/launch.js';
-import { chooseMatmulPath, GEMV_MAX_M, MATMUL_SPECS, decodeMatmulSpec, type MatmulShape } from '../kernels/matmul.js';
+import { createBuffer } from '../gpu/buffers.js';
+import {
+  chooseMatmulPath,
+  decodeMatmulSpec,
+  GEMV_MAX_M,
+  MATMUL_SPECS,
+  matmulQuantizeXSpec,
+  type MatmulShape,
+} from '../kernels/matmul.js';
 import type { KernelSpec } from '../kernels/spec.js';
 import type { ConfigSource } from './config-source.js';
 import type { Linear } from './weights.js';
@@ -18,20 +26,29 @@ export function linearShapes(act: ActDType, l: Pick<Linear, 'format' | 'N' | 'K'
 
 type Member = { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding };
 
+/** The few-rows GEMV's x quantizer (int8-dot GEMV over pre-quantized x) and its scratch. */
+interface FewRowsQuantizer {
+  kernel: KernelGroup<MatmulShape, unknown>;
+  scratch: GPUBuffer[];
+}
+
 /**
  * The layers of one weight format: a GEMV for one row of x, a GEMV tuned for a few rows (it
- * reads each weight once for several rows, where the one-row config would re-read W per row),
- * and a GEMM (or tensor-core) kernel for prefill-sized M.
+ * reads each weight once for several rows, where the one-row config would re-read W per row;
+ * when it is the int8-dot GEMV over pre-quantized x, x's quantizer runs first), and a GEMM (or
+ * tensor-core) kernel for prefill-sized M.
  */
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
   shape: MatmulShape;
+  private quantizeFirst = false;
 
   constructor(
     readonly gemv: KernelGroup<MatmulShape, unknown>,
     readonly gemvFew: KernelGroup<MatmulShape, unknown>,
     readonly large: KernelGroup<MatmulShape, unknown> | undefined,
     base: MatmulShape,
+    private readonly fewQuantizer?: FewRowsQuantizer,
   ) {
     this.active = gemv;
     this.shape = base;
@@ -41,12 +58,21 @@ class FormatGroup {
     this.shape.M = M;
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !this.large ? this.gemvFew : this.large;
     this.active.setShape(this.shape);
+    this.quantizeFirst = this.active === this.gemvFew && this.fewQuantizer !== undefined;
+    if (this.quantizeFirst) this.fewQuantizer!.kernel.setShape(this.shape);
+  }
+
+  encode(pass: GPUComputePassEncoder, member: number): void {
+    if (this.quantizeFirst) this.fewQuantizer!.kernel.encode(pass, member);
+    this.active.encode(pass, member);
   }
 
   destroy(): void {
     this.gemv.destroy();
     this.gemvFew.destroy();
     this.large?.destroy();
+    this.fewQuantizer?.kernel.destroy();
+    for (const b of this.fewQuantizer?.scratch ?? []) b.destroy();
   }
 }
 
@@ -81,10 +107,23 @@ export class LinearGroup {
       const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
         KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
+      const fewSpec = decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>;
+      let fewQuantizer: FewRowsQuantizer | undefined;
+      if (fewSpec.id === 'matmul.gemv-int8-pre') {
+        // x quantized once per layer and step into scratch shared by the layers (they run in turn)
+        const pairs = (few.M * few.K) / 64;
+        const xq = createBuffer(ctx, pairs * 64, `${label}:xq`); // 16 u32 per pair of blocks
+        const xs = createBuffer(ctx, pairs * 16, `${label}:xs`); // (dA, dB, oA, oB) per pair
+        for (const m of members) Object.assign(m, { xq, xs });
+        const qShape = { ...few };
+        const kernel = await KernelGroup.create(ctx, matmulQuantizeXSpec, qShape, matmulQuantizeXSpec.defaultConfig(qShape, ctx.info),
+          idx.map((i) => ({ x: layers[i]!.x, xq, xs })), `${label}:${l0.format}:${matmulQuantizeXSpec.id}`);
+        fewQuantizer = { kernel: kernel as KernelGroup<MatmulShape, unknown>, scratch: [xq, xs] };
+      }
       const gemv = await make(decodeMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>, small);
-      const gemvFew = await make(decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>, few);
+      const gemvFew = await make(fewSpec, few);
       const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
-      const g = new FormatGroup(gemv, gemvFew, big, { ...small });
+      const g = new FormatGroup(gemv, gemvFew, big, { ...small }, fewQuantizer);
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));
     }
@@ -98,7 +137,7 @@ export class LinearGroup {
 
   encode(pass: GPUComputePassEncoder, layer = 0): void {
     const [g, member] = this.route[layer]!;
-    g.active.encode(pass, member);
+    g.encode(pass, member);
   }
 
   destroy(): void {

@@ -32,6 +32,16 @@ function roundHalfEven(v: number): number {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** One 32-block quantized as the int8-dot GEMV does (f32 arithmetic): step d and the 32 q. */
+function quantizeBlockQ8(x: Float32Array, at: number): { d: number; q: Int8Array } {
+  let amax = 0;
+  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[at + j]!));
+  const inv = amax > 0 ? Math.fround(127 / amax) : 0;
+  const q = new Int8Array(32);
+  for (let j = 0; j < 32; j++) q[j] = roundHalfEven(Math.fround(x[at + j]! * inv));
+  return { d: Math.fround(amax / 127), q };
+}
+
 /**
  * x as the int8-dot GEMV sees it: per 32-element block of a row, d = max|x| / 127 and
  * q = round(x * (127 / max|x|)) to nearest even, in f32 as the kernel computes them; returns
@@ -40,11 +50,56 @@ function roundHalfEven(v: number): number {
 export function quantizeRowsQ8(x: Float32Array, M: number, K: number): Float32Array {
   const out = new Float32Array(M * K); // [M, K]
   for (let b = 0; b < (M * K) / 32; b++) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b * 32 + j]!));
-    const inv = amax > 0 ? Math.fround(127 / amax) : 0;
-    const d = Math.fround(amax / 127);
-    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * roundHalfEven(Math.fround(x[b * 32 + j]! * inv));
+    const { d, q } = quantizeBlockQ8(x, b * 32);
+    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * q[j]!;
   }
   return out;
+}
+
+/**
+ * Column order of block A's quantized x in the int8-dot GEMV's words (shaders/lib/int8-groups-*):
+ * word t holds columns order[4t .. 4t+3], first in the low byte. Block B is in column order.
+ */
+export function int8GroupOrder(format: 'q4_0' | 'q8_0'): number[] {
+  const order: number[] = [];
+  if (format === 'q8_0') {
+    order.push(0, 1, 30, 31);
+    for (let t = 1; t < 8; t++) order.push(4 * t - 2, 4 * t - 1, 4 * t, 4 * t + 1);
+  } else {
+    for (const h of [0, 16]) {
+      order.push(h, h + 1, h + 14, h + 15);
+      for (let t = 1; t < 4; t++) order.push(h + 4 * t - 2, h + 4 * t - 1, h + 4 * t, h + 4 * t + 1);
+    }
+  }
+  return order;
+}
+
+/**
+ * x quantized and packed as shaders/matmul-quantize-x.wgsl writes it: per row m and pair of
+ * blocks p (i = m * K/64 + p), 16 words of 4 int8 (xq[16i ..]) and (dA, dB, oA, oB) as f32 / i32
+ * bits (xs[4i ..]); o is Q4_0's 8 * sum q (its nibbles' -8), 0 for Q8_0.
+ * x: [M, K] f32, K a multiple of 64 -> xq [M * K/64 * 16] u32, xs [M * K/64 * 4] u32
+ */
+export function packRowsQ8(x: Float32Array, M: number, K: number, format: 'q4_0' | 'q8_0'): { xq: Uint32Array; xs: Uint32Array } {
+  const pairs = (M * K) / 64;
+  const xq = new Uint32Array(pairs * 16);
+  const xs = new Uint32Array(pairs * 4);
+  const f = new Float32Array(1);
+  const fbits = new Uint32Array(f.buffer);
+  const orderA = int8GroupOrder(format);
+  for (let i = 0; i < pairs; i++) {
+    for (let h = 0; h < 2; h++) {
+      const { d, q } = quantizeBlockQ8(x, i * 64 + h * 32);
+      for (let t = 0; t < 8; t++) {
+        let w = 0;
+        for (let b = 0; b < 4; b++) w |= (q[h === 0 ? orderA[4 * t + b]! : 4 * t + b]! & 0xff) << (8 * b);
+        xq[i * 16 + h * 8 + t] = w >>> 0;
+      }
+      f[0] = d;
+      xs[i * 4 + h] = fbits[0]!;
+      const sum = q.reduce((a, v) => a + v, 0);
+      xs[i * 4 + 2 + h] = (format === 'q4_0' ? 8 * sum : 0) >>> 0;
+    }
+  }
+  return { xq, xs };
 }
