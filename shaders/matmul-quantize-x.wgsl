@@ -26,14 +26,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= params.M * pairs) { return; }
   let m = i / pairs;
   let k0 = (i % pairs) * 64u;
-  var a: array<vec4f, 8>;
-  var b: array<vec4f, 8>;
-  for (var t = 0u; t < 8u; t++) {
-    a[t] = x_vec4(m, k0 + t * 4u);
-    b[t] = x_vec4(m, k0 + 32u + t * 4u);
-  }
-  let qa = quant_block(xa_groups(a), true);
-  let qb = quant_block(b, true);
+  let q = quant_pair(m, k0, true);
+  let qa = q.a;
+  let qb = q.b;
   xq_out[i * 4u] = vec4u(qa.w[0], qa.w[1], qa.w[2], qa.w[3]);
   xq_out[i * 4u + 1u] = vec4u(qa.w[4], qa.w[5], qa.w[6], qa.w[7]);
   xq_out[i * 4u + 2u] = vec4u(qb.w[0], qb.w[1], qb.w[2], qb.w[3]);

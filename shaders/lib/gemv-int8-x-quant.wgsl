@@ -11,15 +11,9 @@ fn x_fill(m0: u32, idx: u32) {
       let k0 = min(p, pairs - 1u) * 64u;
       let live = p < pairs && m0 + j < params.M;
       let s = i * MB + j;
-      var a: array<vec4f, 8>;
-      var b: array<vec4f, 8>;
-      for (var t = 0u; t < 8u; t++) {
-        a[t] = x_vec4(m, k0 + t * 4u);
-        b[t] = x_vec4(m, k0 + 32u + t * 4u);
-      }
-      // Block A in the grouping the format's straddling words need; block B in column order.
-      let qa = quant_block(xa_groups(a), live);
-      let qb = quant_block(b, live);
+      let q = quant_pair(m, k0, live);
+      let qa = q.a;
+      let qb = q.b;
       for (var t = 0u; t < 8u; t++) {
         xq[s * 16u + t] = qa.w[t];
         xq[s * 16u + 8u + t] = qb.w[t];

@@ -29,7 +29,11 @@ export interface MatmulShape {
 
 export const MATMUL_UNIFORMS = { M: 'u32', N: 'u32', K: 'u32' } as const;
 
-/** The same bindings for every matmul variant, so a model can swap variants per step. */
+/**
+ * The same bindings for every matmul variant, so a model can swap variants per step. One
+ * exception: matmul.gemv-int8-pre reads x quantized beforehand (xq at 0, xs at 5; its caller runs
+ * matmul.quantize-x first), which src/model/linear.ts wires up.
+ */
 export function matmulBindings(shape: MatmulShape): BindingDecl[] {
   return [
     { name: 'x', binding: 0, kind: 'storage-read' }, // [M, K] act
