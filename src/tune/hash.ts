@@ -19,13 +19,26 @@ export function fastHash(text: string): string {
   return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
 }
 
-/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
+/**
+ * JSON with object keys sorted, so equal configs hash equally whatever their key order. Tune keys
+ * hash each kernel's whole config space at every start (thousands of configs for a model), so
+ * this stays on JSON.stringify's native path: its key-list form writes the keys of every object
+ * in the list's order, and the list is the sorted union of all keys present.
+ */
 export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
-    }
-    return v;
-  });
+  const keys = new Set<string>();
+  collectKeys(value, keys);
+  return JSON.stringify(value, [...keys].sort());
+}
+
+function collectKeys(v: unknown, keys: Set<string>): void {
+  if (v === null || typeof v !== 'object') return;
+  if (Array.isArray(v)) {
+    for (const x of v) collectKeys(x, keys);
+    return;
+  }
+  for (const k of Object.keys(v)) {
+    keys.add(k);
+    collectKeys((v as Record<string, unknown>)[k], keys);
+  }
 }
