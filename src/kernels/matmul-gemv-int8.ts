@@ -80,9 +80,11 @@ function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
   // More rows of x per pass than M only repeats work.
   const mbs = [1, 2, 4].filter((mb) => mb <= bucket(shape.M));
   for (const mb of mbs) {
+    // 32 rows per workgroup and 4 rows' loads at a time never won on the H200 sweep (within noise
+    // at best): left out, so that the conformance sweep over the space stays short.
     for (const wg of workgroupSizes(dev, 32, 256)) {
-      for (const rows of [16, 8, 32, 4]) {
-        for (const rb of [2, 4, 1]) {
+      for (const rows of [16, 8, 4]) {
+        for (const rb of [2, 1]) {
           for (const reduce of reduces) {
             const c = { wg, rows, mb, rb, reduce };
             if (fits(shape, c, dev)) out.push(c);
