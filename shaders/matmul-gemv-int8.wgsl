@@ -13,7 +13,7 @@
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
 // Prelude: act_t; Params; consts WG, ROWS, MB, PL, RB (generated); the format library (PW,
-// pair_dot_i8, pair_scales); the x library (x_fill) and what it needs (in-kernel: x_vec4,
+// pair_dot_i8, pair_scales); the x library (x_slot) and what it needs (in-kernel: x_vec4,
 // lib/int8-quant.wgsl, lib/int8-groups-<format>.wgsl); a reduction (matmul-reduce-plain or
 // -subgroup: MmLane, mm_reduce, const RM = ROWS * MB); the entry points
 // (matmul-gemv-entry.wgsl: main, main_bias). Needs the WGSL language feature
@@ -26,7 +26,7 @@
 // weights per instruction and the nibbles need one AND (plus a shift for the high ones).
 // Mapping: invocation i owns the pairs of blocks p = i, i + WG, ... (PL of them) of every row
 // of the workgroup. Rows of x go in passes of MB: per pass it takes MB rows of quantized x over
-// its pairs into registers (x_fill), then walks ROWS rows of W, RB rows' loads in flight at a time, each
+// its pairs into registers (x_slot), then walks ROWS rows of W, RB rows' loads in flight at a time, each
 // pair's words used for the MB rows of x; adjacent invocations read adjacent pairs. The
 // ROWS * MB partial sums of a pass are reduced over the workgroup together.
 // Precision: exact integer dot products per block, then scales and sums in f32; the error
@@ -52,7 +52,14 @@ var<private> xo: array<vec2i, PL * MB>;
 // m0 + j % MB of x.
 fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
   let pairs = params.K / 64u;
-  x_fill(m0, lane.index);
+  // This pass's x: slot i * MB + j = pair lane + i * WG of row m0 + j (clamped in range; a slot
+  // past K or M gets d = 0, so its clamped weights add exactly 0).
+  for (var i = 0u; i < PL; i++) {
+    let p = lane.index + i * WG;
+    for (var j = 0u; j < MB; j++) {
+      x_slot(i * MB + j, min(m0 + j, params.M - 1u), min(p, pairs - 1u), p < pairs && m0 + j < params.M);
+    }
+  }
   var acc: array<f32, RM>;
   for (var r0 = 0u; r0 < ROWS; r0 += RB) {
     for (var i = 0u; i < PL; i++) {

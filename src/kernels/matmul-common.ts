@@ -113,3 +113,12 @@ export function matmulTolerance(shape: MatmulShape, f16Inputs = false): Toleranc
   if (f16Inputs) return { atol: 6e-3 * grow, rtol: 4e-3 };
   return shape.act === 'f32' ? { atol: 1e-4 * grow, rtol: 1e-4 } : { atol: 1e-3 * grow, rtol: 2e-3 };
 }
+
+/**
+ * Workgroup memory of the GEMV reductions (matmul-reduce-plain / -subgroup.wgsl) for `sums` sums
+ * at once: the plain tree keeps one f32 per invocation and sum, the subgroup one per subgroup
+ * (subgroups of at least 4).
+ */
+export function gemvReduceBytes(sums: number, wg: number, reduce: 'plain' | 'subgroup'): number {
+  return 4 * sums * (reduce === 'plain' ? wg : Math.ceil(wg / 4));
+}

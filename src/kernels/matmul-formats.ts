@@ -63,6 +63,9 @@ export function weightLibs(format: MatmulWeightFormat, K: number): string[] {
   }
 }
 
+/** 32-bit words in a pair of Q4_0 / Q8_0 blocks (36 / 68 bytes), which the pair GEMVs read whole. */
+export const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
+
 /** Pair readers of the 'pairs' GEMV (shaders/matmul-gemv-pairs.wgsl), for the formats it takes. */
 export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ4_0, q8_0: gemvPairQ8_0 };
 

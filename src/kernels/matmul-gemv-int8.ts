@@ -22,11 +22,13 @@ import {
   matmulProblemKey,
   matmulReference,
   matmulShapeErrors,
+  gemvReduceBytes,
   matmulTolerance,
   type MatmulShape,
 } from './matmul-common.js';
-import { constsWgsl, xLib } from './matmul-formats.js';
-import type { BindingDecl, KernelProgram, KernelSpec } from './spec.js';
+import { constsWgsl, PAIR_WORDS, xLib } from './matmul-formats.js';
+import { gemvPairsApply } from './matmul-gemv.js';
+import type { BindingDecl, HostTensor, HostTensors, KernelProgram, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
 /**
@@ -52,25 +54,19 @@ export interface MatmulGemvInt8Config {
 type Int8Format = 'q4_0' | 'q8_0';
 const LIBS: Record<Int8Format, string> = { q4_0: int8Q4_0, q8_0: int8Q8_0 };
 const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0 };
-const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
 /** Most pairs of blocks one invocation keeps quantized x for (16 registers each), over all rows of a pass. */
 const MAX_PL = 8;
 /** Most weight words in flight per invocation (rb * words per pair). */
 const MAX_WORDS = 72;
-
-export function gemvInt8Applies(shape: MatmulShape): boolean {
-  return (shape.weight === 'q4_0' || shape.weight === 'q8_0') && shape.K % 64 === 0;
-}
 
 function pairsPerLane(shape: MatmulShape, wg: number): number {
   return Math.ceil(shape.K / 64 / wg);
 }
 
 function fits(shape: MatmulShape, c: MatmulGemvInt8Config, dev: DeviceInfo): boolean {
-  const words = PAIR_WORDS[shape.weight as 'q4_0' | 'q8_0'];
-  const scratch = 4 * c.rows * (c.reduce === 'plain' ? c.wg : Math.ceil(c.wg / 4));
+  const words = PAIR_WORDS[shape.weight as Int8Format];
   const sums = c.rows * c.mb; // reduced together: one per invocation at most
-  return pairsPerLane(shape, c.wg) * c.mb <= MAX_PL && sums <= c.wg && c.rb * words <= MAX_WORDS && c.rows % c.rb === 0 && scratch * c.mb <= dev.limits.maxComputeWorkgroupStorageSize;
+  return pairsPerLane(shape, c.wg) * c.mb <= MAX_PL && sums <= c.wg && c.rb * words <= MAX_WORDS && c.rows % c.rb === 0 && gemvReduceBytes(sums, c.wg, c.reduce) <= dev.limits.maxComputeWorkgroupStorageSize;
 }
 
 function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
@@ -102,7 +98,7 @@ const int8Base = {
   supports(shape: MatmulShape, dev: DeviceInfo) {
     const r = matmulShapeErrors(shape, dev);
     if (!dev.features.packedDot) r.push("needs the WGSL language feature 'packed_4x8_integer_dot_product'");
-    if (!gemvInt8Applies(shape)) r.push(`takes Q4_0 or Q8_0 weights with K a multiple of 64 (got ${shape.weight}, K = ${shape.K})`);
+    if (!gemvPairsApply(shape)) r.push(`takes Q4_0 or Q8_0 weights with K a multiple of 64 (got ${shape.weight}, K = ${shape.K})`);
     else if (space(shape, dev).length === 0) r.push(`no config fits K = ${shape.K}`);
     return r;
   },
@@ -137,6 +133,19 @@ const int8Base = {
   outputs: () => ['y'],
 };
 
+/** The exact product with x as the int8 GEMVs see it (quantizeRowsQ8: the kernels' rounding). */
+function quantizedXReference(inputs: HostTensors, shape: MatmulShape): HostTensors {
+  const x = inputs.x!;
+  return matmulReference({ ...inputs, x: { ...x, data: quantizeRowsQ8(x.data as Float32Array, shape.M, shape.K) } }, shape);
+}
+
+/** x quantized and packed as matmul.quantize-x writes it (packRowsQ8), or zeros of that size. */
+function packedX(shape: MatmulShape, x?: Float32Array): { xq: HostTensor; xs: HostTensor } {
+  const pairs = (shape.M * shape.K) / 64;
+  const p = x ? packRowsQ8(x, shape.M, shape.K, shape.weight as Int8Format) : { xq: new Uint32Array(pairs * 16), xs: new Uint32Array(pairs * 4) };
+  return { xq: { dtype: 'u32', shape: [pairs * 16], data: p.xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: p.xs } };
+}
+
 /** pre: x quantized beforehand (matmulQuantizeXSpec); else quantized inside the GEMV. */
 function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean): KernelProgram {
   const fmt = shape.weight as Int8Format;
@@ -163,12 +172,7 @@ export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> =
   bindings: matmulBindings,
   build: (shape, cfg) => buildInt8(shape, cfg, false),
   makeInputs: matmulMakeInputs,
-  // The exact product with x as the kernel quantizes it.
-  reference(inputs, shape) {
-    const x = inputs.x!;
-    const xq = quantizeRowsQ8(x.data as Float32Array, shape.M, shape.K);
-    return matmulReference({ ...inputs, x: { ...x, data: xq } }, shape);
-  },
+  reference: quantizedXReference,
   // Plus: where x * (127 / max|x|) lies within the GPU's division error of a rounding tie, the
   // kernel may round the other way: one step (max|x| / 127, < 6 / 127 for the N(0, 1) inputs)
   // times |w| <= 1, allowed for a few such elements in one output.
@@ -195,17 +199,11 @@ export const matmulGemvInt8PreSpec: KernelSpec<MatmulShape, MatmulGemvInt8Config
   build: (shape, cfg) => buildInt8(shape, cfg, true),
   makeInputs(shape, seed) {
     const inputs = matmulMakeInputs(shape, seed);
-    const { xq, xs } = packRowsQ8(inputs.x!.data as Float32Array, shape.M, shape.K, shape.weight as Int8Format);
-    const pairs = (shape.M * shape.K) / 64;
-    return { ...inputs, xq: { dtype: 'u32', shape: [pairs * 16], data: xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: xs } };
+    return { ...inputs, ...packedX(shape, inputs.x!.data as Float32Array) };
   },
   // Its inputs are already quantized (packRowsQ8, the same rounding as quantizeRowsQ8): only
   // the f32 sums' order differs from the reference.
-  reference(inputs, shape) {
-    const x = inputs.x!;
-    const xq = quantizeRowsQ8(x.data as Float32Array, shape.M, shape.K);
-    return matmulReference({ ...inputs, x: { ...x, data: xq } }, shape);
-  },
+  reference: quantizedXReference,
   tolerance: (shape) => matmulTolerance(shape),
 };
 
@@ -251,15 +249,7 @@ export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
   },
   problemKey: (shape: MatmulShape) => `quantize-x:${matmulProblemKey(shape)}`,
   outputs: () => ['xq', 'xs'],
-  makeInputs(shape, seed) {
-    const { x } = matmulMakeInputs(shape, seed);
-    const pairs = (shape.M * shape.K) / 64;
-    return { x: x!, xq: { dtype: 'u32', shape: [pairs * 16], data: new Uint32Array(pairs * 16) }, xs: { dtype: 'u32', shape: [pairs * 4], data: new Uint32Array(pairs * 4) } };
-  },
-  reference(inputs, shape) {
-    const pairs = (shape.M * shape.K) / 64;
-    const { xq, xs } = packRowsQ8(inputs.x!.data as Float32Array, shape.M, shape.K, shape.weight as Int8Format);
-    return { xq: { dtype: 'u32', shape: [pairs * 16], data: xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: xs } };
-  },
+  makeInputs: (shape, seed) => ({ x: matmulMakeInputs(shape, seed).x!, ...packedX(shape) }),
+  reference: (inputs, shape) => packedX(shape, inputs.x!.data as Float32Array),
   tolerance: () => ({ atol: 0, rtol: 0 }),
 };

@@ -14,10 +14,11 @@ import {
   matmulProblemKey,
   matmulReference,
   matmulShapeErrors,
+  gemvReduceBytes,
   matmulTolerance,
   type MatmulShape,
 } from './matmul-common.js';
-import { constsWgsl, GEMV_PAIR_LIBS, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
+import { constsWgsl, GEMV_PAIR_LIBS, MATMUL_LIB_SOURCES, PAIR_WORDS, weightLibs, xLib } from './matmul-formats.js';
 import type { KernelProgram, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
@@ -59,13 +60,7 @@ export function gemvPairsApply(shape: MatmulShape): boolean {
 }
 
 function reduceBytes(cfg: MatmulGemvConfig): number {
-  const rm = cfg.mode === 'pairs' ? cfg.rows : cfg.rows * cfg.mb;
-  return 4 * rm * (cfg.reduce === 'plain' ? cfg.wg : Math.ceil(cfg.wg / 4));
-}
-
-/** Words per pair of blocks. */
-function pairWords(shape: MatmulShape): number {
-  return shape.weight === 'q4_0' ? 9 : 17;
+  return gemvReduceBytes(cfg.mode === 'pairs' ? cfg.rows : cfg.rows * cfg.mb, cfg.wg, cfg.reduce);
 }
 
 /** Pairs of blocks per chunk (invocations per row group) of a 'pairs' config. */
@@ -76,7 +71,7 @@ function pairsChunk(cfg: MatmulGemvConfig): number {
 function scratchBytes(shape: MatmulShape, cfg: MatmulGemvConfig): number {
   if (cfg.mode === 'split') return reduceBytes(cfg);
   const c = pairsChunk(cfg);
-  return reduceBytes(cfg) + 4 * cfg.rows * c * pairWords(shape) + 16 * 17 * c;
+  return reduceBytes(cfg) + 4 * cfg.rows * c * PAIR_WORDS[shape.weight as 'q4_0' | 'q8_0'] + 16 * 17 * c;
 }
 
 /** The 'pairs' configs the device can run for this shape, best guesses first. */

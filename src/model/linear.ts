@@ -8,6 +8,7 @@ import {
   decodeMatmulSpec,
   GEMV_MAX_M,
   MATMUL_SPECS,
+  matmulGemvInt8PreSpec,
   matmulQuantizeXSpec,
   type MatmulShape,
 } from '../kernels/matmul.js';
@@ -41,7 +42,6 @@ interface FewRowsQuantizer {
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
   shape: MatmulShape;
-  private quantizeFirst = false;
 
   constructor(
     readonly gemv: KernelGroup<MatmulShape, unknown>,
@@ -58,12 +58,11 @@ class FormatGroup {
     this.shape.M = M;
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !this.large ? this.gemvFew : this.large;
     this.active.setShape(this.shape);
-    this.quantizeFirst = this.active === this.gemvFew && this.fewQuantizer !== undefined;
-    if (this.quantizeFirst) this.fewQuantizer!.kernel.setShape(this.shape);
+    if (this.active === this.gemvFew) this.fewQuantizer?.kernel.setShape(this.shape);
   }
 
   encode(pass: GPUComputePassEncoder, member: number): void {
-    if (this.quantizeFirst) this.fewQuantizer!.kernel.encode(pass, member);
+    if (this.active === this.gemvFew) this.fewQuantizer?.kernel.encode(pass, member);
     this.active.encode(pass, member);
   }
 
@@ -109,7 +108,7 @@ export class LinearGroup {
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
       const fewSpec = decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>;
       let fewQuantizer: FewRowsQuantizer | undefined;
-      if (fewSpec.id === 'matmul.gemv-int8-pre') {
+      if (fewSpec === matmulGemvInt8PreSpec) {
         // x quantized once per layer and step into scratch shared by the layers (they run in turn)
         const pairs = (few.M * few.K) / 64;
         const xq = createBuffer(ctx, pairs * 64, `${label}:xq`); // 16 u32 per pair of blocks
