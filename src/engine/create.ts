@@ -42,6 +42,12 @@ export interface EngineOptions {
   numKvBlocks?: number;
   blockSize?: number;
   enablePrefixCaching?: boolean;
+  /**
+   * Plan and record step N+1 while the GPU runs step N (default true): the sampled tokens go
+   * from step to step on the GPU, so the host's work per step overlaps the GPU's. false: one
+   * step at a time (each step waits for the previous step's tokens on the CPU).
+   */
+  asyncScheduling?: boolean;
   /** 'auto' tunes kernels missing from the tune cache at load (default 'off': defaults for misses) */
   tune?: 'off' | 'auto';
   tuneBudgetMs?: number;
@@ -131,9 +137,11 @@ export async function createEngine(opts: EngineOptions): Promise<WgllmEngine> {
         numBlocks: runner.numBlocks,
         enablePrefixCaching: opts.enablePrefixCaching ?? true,
         maxModelLen,
+        asyncScheduling: opts.asyncScheduling ?? true,
       });
       sampler = await Sampler.create(ctx, { act: runner.act, vocabSize: cfg.vocabSize, maxNumSeqs });
       await sampler.bindLogits(runner.logits);
+      await sampler.bindFeed(runner.inputIds);
       const eos = [...new Set([...cfg.eosTokenIds, ...(tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : [])])];
       const engine = new WgllmEngine({
         ctx,

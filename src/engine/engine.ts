@@ -1,6 +1,7 @@
 import { WgllmError } from '../core/errors.js';
 import { resolveSampling, type ResolvedSampling } from '../core/sampling-params.js';
 import type { GpuContext } from '../gpu/context.js';
+import type { SampleReadback } from '../kernels/sampling-readback.js';
 import type { Sampler } from '../kernels/sampling-sampler.js';
 import type { SamplingRow } from '../kernels/sampling-layout.js';
 import type { ModelRunner } from '../model/runner.js';
@@ -35,11 +36,25 @@ export interface EngineParts {
 
 let nextId = 0;
 
+/** A step submitted to the GPU whose sampled tokens are not yet applied. */
+interface LaunchedStep {
+  out: SchedulerOutput;
+  /** the request (engine state) behind each sampled row */
+  sampled: RequestState[];
+  readback: SampleReadback | undefined;
+}
+
 /**
  * The serving loop: requests come in through `generate`, the scheduler forms each step (new
  * prompt chunks and one token per running request, within the token budget), the runner and
  * the GPU sampler compute it in one submission, and the sampled tokens flow back to each
  * request's stream. One loop runs while any request is unfinished.
+ *
+ * With async scheduling (the scheduler's `asyncScheduling`) the loop launches step N+1 before it
+ * reads step N's tokens: a decode input whose token is still on the GPU is a placeholder that
+ * the sampler's feed fills from the previous step's sample. So the host's planning, recording
+ * and submission overlap the GPU's work instead of adding to every step's latency. A request
+ * that finishes at step N has computed one token too many in step N+1; that token is dropped.
  */
 export class Engine {
   private readonly states = new Map<string, RequestState>();
@@ -188,14 +203,24 @@ export class Engine {
   }
 
   private async runLoop(): Promise<void> {
-    while (!this.disposed && this.p.scheduler.hasUnfinishedRequests()) {
-      try {
-        const progressed = await this.step();
-        if (!progressed) break;
-      } catch (e) {
-        this.failAll(e);
-        return;
+    const overlap = this.p.scheduler.config.asyncScheduling;
+    let inFlight: LaunchedStep | undefined;
+    try {
+      for (;;) {
+        const next = !this.disposed && this.p.scheduler.hasUnfinishedRequests() ? await this.launch() : undefined;
+        if (next && !overlap) {
+          await this.complete(next);
+          continue;
+        }
+        const done = inFlight;
+        inFlight = next;
+        if (done) await this.complete(done);
+        else if (!next) break;
       }
+    } catch (e) {
+      // The step still in flight was launched for requests that now fail: free its readback.
+      await inFlight?.readback?.read().catch(() => undefined);
+      this.failAll(e);
     }
   }
 
@@ -210,8 +235,8 @@ export class Engine {
     }
   }
 
-  /** One step: schedule, run, sample, stream. Returns false when nothing could be scheduled. */
-  private async step(): Promise<boolean> {
+  /** Schedules and submits one step; undefined when nothing could be scheduled. */
+  private async launch(): Promise<LaunchedStep | undefined> {
     const { scheduler, runner, sampler, ctx } = this.p;
     const out = scheduler.schedule();
     for (const id of out.preempted) {
@@ -219,34 +244,44 @@ export class Engine {
       if (s) this.releaseSlot(s);
       this.totals.preemptions++;
     }
-    if (out.scheduled.length === 0) return false;
+    if (out.scheduled.length === 0) return undefined;
     const plan = await this.planStep(out);
     runner.prepare(plan.step);
     sampler.prepare(plan.rows);
+    sampler.prepareFeed(plan.feeds);
     const enc = ctx.device.createCommandEncoder({ label: `step ${out.step}` });
     const pass = enc.beginComputePass({ label: 'forward+sample' });
+    if (plan.feeds.length) sampler.encodeFeed(pass, runner.inputIds);
     runner.encode(pass);
     if (plan.rows.length) sampler.encode(pass, runner.logits);
     pass.end();
-    const rb = plan.rows.length ? sampler.encodeReadback(enc) : undefined;
+    const readback = plan.rows.length ? sampler.encodeReadback(enc) : undefined;
     ctx.queue.submit([enc.finish()]);
-    const result = rb ? await rb.read() : undefined;
     this.totals.steps++;
+    return { out, sampled: plan.sampled, readback };
+  }
+
+  /** Reads a launched step's tokens, applies them to the scheduler and streams them. */
+  private async complete(launched: LaunchedStep): Promise<void> {
+    const { scheduler } = this.p;
+    const result = launched.readback ? await launched.readback.read() : undefined;
     const sampled = new Map<string, number[]>();
     const logprobs = new Map<string, TokenLogprob>();
-    plan.sampleIds.forEach((id, r) => {
+    launched.sampled.forEach((state, r) => {
+      // Finished or aborted since launch (its slot and id may be someone else's now): dropped.
+      if (this.states.get(state.requestId) !== state) return;
       const token = result!.tokenIds[r]!;
-      sampled.set(id, [token]);
+      sampled.set(state.requestId, [token]);
       const lp = result!.logprobs?.[r];
       if (lp) {
-        logprobs.set(id, {
+        logprobs.set(state.requestId, {
           token,
           logprob: lp.logprob,
           top: Array.from(lp.topIds, (t, i) => ({ token: t, logprob: lp.topLogprobs[i]! })),
         });
       }
     });
-    const upd = scheduler.updateFromOutput(out, sampled);
+    const upd = scheduler.updateFromOutput(launched.out, sampled);
     for (const u of upd.updates) {
       const state = this.states.get(u.requestId);
       if (!state || !u.newTokenIds.length) continue;
@@ -265,7 +300,6 @@ export class Engine {
       const byToken = r.status === RequestStatus.FINISHED_STOPPED ? last : undefined;
       this.retire(state, r.status as FinishedStatus, byToken);
     }
-    return true;
   }
 
   /** The runner's step and the sampler's rows for a scheduler output; admits new requests' slots. */
@@ -275,7 +309,9 @@ export class Engine {
     const seqs: { queryLen: number; seqLen: number; blockIds: readonly number[] }[] = [];
     const sampleRows: number[] = [];
     const rows: SamplingRow[] = [];
-    const sampleIds: string[] = [];
+    const sampled: RequestState[] = [];
+    // (input row, sampler slot): inputs whose token the previous step sampled, still on the GPU
+    const feeds: { dst: number; slot: number }[] = [];
     for (const s of out.scheduled) {
       const state = this.states.get(s.requestId);
       if (!state) throw new WgllmError('internal', `scheduled request ${s.requestId} has no engine state`);
@@ -291,19 +327,22 @@ export class Engine {
       }
       const start = tokenIds.length;
       for (let i = 0; i < s.numScheduledTokens; i++) {
-        tokenIds.push(s.tokenIds[i]!);
+        if (i >= s.tokenIds.length) feeds.push({ dst: tokenIds.length, slot: state.slot });
+        tokenIds.push(i < s.tokenIds.length ? s.tokenIds[i]! : 0);
         positions.push(s.numComputedTokensBefore + i);
       }
       seqs.push({ queryLen: s.numScheduledTokens, seqLen: s.numComputedTokensBefore + s.numScheduledTokens, blockIds: s.blockIds });
       // A request aborted while this step was being planned still has its tokens computed (the
       // scheduler already counted them) but samples nothing: its slot may be reused already.
-      if (s.samplesThisStep && this.states.has(s.requestId)) {
+      if (s.samplesThisStep && this.states.get(s.requestId) === state) {
         sampleRows.push(start + s.numScheduledTokens - 1);
-        rows.push({ slot: state.slot, params: state.sampling, step: state.numGenerated });
-        sampleIds.push(s.requestId);
+        // The RNG counter: outputs before this one, in flight ones included.
+        const req = this.p.scheduler.getRequest(s.requestId)!;
+        rows.push({ slot: state.slot, params: state.sampling, step: req.numOutputTokens + req.numOutputPlaceholders - 1 });
+        sampled.push(state);
       }
     }
-    return { step: { tokenIds, positions, seqs, sampleRows }, rows, sampleIds };
+    return { step: { tokenIds, positions, seqs, sampleRows }, rows, sampled, feeds };
   }
 
   stats(): EngineStats {

@@ -104,7 +104,8 @@ export class KVCacheManager {
     }
     const numComputedTokens = request.numComputedTokens + hit.numComputedTokens;
     const numTokensNeedSlot = numComputedTokens + numNewTokens;
-    check(numTokensNeedSlot <= request.numTokens, `request ${request.requestId}: ${numTokensNeedSlot} slots asked for ${request.numTokens} tokens`);
+    const numTokensKnownOrPending = request.numTokens + (request.numOutputPlaceholders ?? 0);
+    check(numTokensNeedSlot <= numTokensKnownOrPending, `request ${request.requestId}: ${numTokensNeedSlot} slots asked for ${numTokensKnownOrPending} tokens`);
 
     const numRequiredBlocks = Math.ceil(numTokensNeedSlot / this.blockSize);
     const numNewBlocks = Math.max(0, numRequiredBlocks - held.length - hit.blocks.length);

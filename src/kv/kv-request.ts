@@ -8,6 +8,8 @@ export interface KVRequest {
   readonly allTokenIds: readonly number[];
   /** `allTokenIds.length`. */
   readonly numTokens: number;
+  /** Sampled tokens not yet in allTokenIds (in flight on the GPU); their slots may be allocated. */
+  readonly numOutputPlaceholders?: number | undefined;
   /** Tokens whose KV is (or is being, this step) written into the request's blocks. */
   readonly numComputedTokens: number;
   /** Isolates prefix-cache sharing: blocks are shared only between equal salts (e.g. per tenant). */

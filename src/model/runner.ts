@@ -100,6 +100,11 @@ export class ModelRunner {
     return this.buf.logits;
   }
 
+  /** [maxNumTokens] u32: the step's input token ids, written by `prepare` (the sampler's feed may patch them) */
+  get inputIds(): GPUBuffer {
+    return this.buf.ids;
+  }
+
   static async create(ctx: GpuContext, model: ModelFile, opts: RunnerOptions): Promise<ModelRunner> {
     const cfg = model.config;
     const act: ActDType = opts.act ?? (ctx.info.features.f16 ? 'f16' : 'f32');

@@ -21,6 +21,14 @@ export interface SchedulerConfig {
    * any single request fits the pool alone and preemption always ends.
    */
   readonly maxModelLen?: number | undefined;
+  /**
+   * Schedule step N+1 before step N's sampled tokens are known (default false). A request whose
+   * token is still on the GPU gets that token as a placeholder input, which the caller feeds
+   * on the GPU from the previous step's sample; so the host plans and records the next step
+   * while the GPU runs this one. The caller then alternates schedule(N+1) and
+   * updateFromOutput(N), with at most one step whose update is outstanding.
+   */
+  readonly asyncScheduling?: boolean | undefined;
 }
 
 export type ResolvedSchedulerConfig = { readonly [K in keyof SchedulerConfig]-?: Exclude<SchedulerConfig[K], undefined> };
@@ -55,5 +63,6 @@ export function resolveSchedulerConfig(config: SchedulerConfig): ResolvedSchedul
     longPrefillTokenThreshold,
     enableChunkedPrefill,
     maxModelLen,
+    asyncScheduling: config.asyncScheduling ?? false,
   };
 }

@@ -73,6 +73,11 @@ export class Request<P extends StopParams = StopParams> implements KVRequest {
   status: RequestStatus = RequestStatus.WAITING;
   /** Tokens whose KV is written (advanced when a step is scheduled, like vLLM V1). */
   numComputedTokens = 0;
+  /**
+   * Tokens sampled by steps in flight and not yet appended: scheduled steps whose samples the
+   * caller has not passed to updateFromOutput. Their positions follow allTokenIds.
+   */
+  numOutputPlaceholders = 0;
   /** FCFS position, set by Scheduler.addRequest; -1 before. */
   arrivalOrder = -1;
   numPreemptions = 0;

@@ -10,9 +10,11 @@ import { checkStop } from './stop.js';
 import type { StopChecker } from './stop.js';
 
 /** The state of one schedule() call while it is being built. */
-interface StepState {
+interface StepState<P extends StopParams> {
   tokenBudget: number;
   readonly scheduled: ScheduledRequest[];
+  /** the Requests of the entries of `scheduled` that sample, in order */
+  readonly samplers: Request<P>[];
   readonly preempted: string[];
 }
 
@@ -21,8 +23,10 @@ interface StepState {
  * requests first, each given the tokens it still needs within the token budget; then waiting
  * requests in FCFS order while budget, maxNumSeqs and blocks allow. Long prompts are chunked;
  * prefix-cache hits skip their computed blocks; when blocks run out, the most recently admitted
- * running request is preempted by recompute. Not re-entrant: one step in flight at a time
- * (schedule, run, updateFromOutput).
+ * running request is preempted by recompute. Not re-entrant. Synchronous use: schedule, run,
+ * updateFromOutput. With `asyncScheduling` the caller may schedule step N+1 before updating from
+ * step N: a request whose sampled token is still in flight (a placeholder) is scheduled one more
+ * token at that placeholder's position, unless it will certainly stop there by length.
  */
 export class Scheduler<P extends StopParams = StopParams> {
   readonly config: ResolvedSchedulerConfig;
@@ -34,6 +38,9 @@ export class Scheduler<P extends StopParams = StopParams> {
   private finishedSinceLastStep: string[] = [];
   private nextArrivalOrder = 0;
   private nextStep = 0;
+  // The requests each scheduled step samples for, by step number, until its update: an update
+  // must reach the very Request it was scheduled for, not a later one that reuses its id.
+  private readonly stepSamplers = new Map<number, Request<P>[]>();
 
   constructor(config: SchedulerConfig) {
     this.config = resolveSchedulerConfig(config);
@@ -79,12 +86,13 @@ export class Scheduler<P extends StopParams = StopParams> {
 
   /** Decides the next step. Advances numComputedTokens of what it schedules. */
   schedule(): SchedulerOutput {
-    const step: StepState = { tokenBudget: this.config.maxNumBatchedTokens, scheduled: [], preempted: [] };
+    const step: StepState<P> = { tokenBudget: this.config.maxNumBatchedTokens, scheduled: [], samplers: [], preempted: [] };
     this.scheduleRunning(step);
     // A preemption means memory is short: admitting anyone now would only thrash.
     if (step.preempted.length === 0) this.scheduleWaiting(step);
     const finished = this.finishedSinceLastStep;
     this.finishedSinceLastStep = [];
+    this.stepSamplers.set(this.nextStep, step.samplers);
     return {
       step: this.nextStep++,
       scheduled: step.scheduled,
@@ -106,17 +114,34 @@ export class Scheduler<P extends StopParams = StopParams> {
   ): SchedulerUpdate<Request<P>> {
     const updates: RequestUpdate[] = [];
     const finished: Request<P>[] = [];
-    for (const s of output.scheduled) {
-      const request = this.requests.get(s.requestId);
-      const sampled = sampledTokenIds.get(s.requestId);
-      if (!s.samplesThisStep || request?.status !== RequestStatus.RUNNING || sampled === undefined || sampled.length === 0) continue;
+    const samplers = this.stepSamplers.get(output.step);
+    check(samplers !== undefined, `step ${output.step} was not scheduled by this scheduler or was already updated`);
+    this.dropUpdatesBefore(output.step);
+    for (const request of samplers) {
+      // Finished (retired) meanwhile, maybe with its id already reused: the sample is dropped.
+      if (this.requests.get(request.requestId) !== request) continue;
+      request.numOutputPlaceholders--;
+      const sampled = sampledTokenIds.get(request.requestId);
+      // A request preempted while this step ran keeps its token: its recompute includes it.
+      const live = request.status === RequestStatus.RUNNING || request.status === RequestStatus.PREEMPTED;
+      if (!live || sampled === undefined || sampled.length === 0) continue;
       const newTokenIds = this.appendSampled(request, sampled, extraStop);
+      if (request.status === RequestStatus.RUNNING) this.kvCacheManager.cacheFullBlocks(request, request.numComputedTokens);
       const finishedStatus = isFinishedStatus(request.status) ? request.status : null;
       updates.push({ requestId: request.requestId, newTokenIds, finishedStatus });
       if (finishedStatus !== null) finished.push(request);
     }
     for (const request of finished) this.retire(request);
     return { updates, finished };
+  }
+
+  /** Forgets the steps up to `step`; the samples of earlier steps never updated are lost. */
+  private dropUpdatesBefore(step: number): void {
+    for (const [k, samplers] of this.stepSamplers) {
+      if (k > step) continue;
+      this.stepSamplers.delete(k);
+      if (k < step) for (const r of samplers) r.numOutputPlaceholders = Math.max(0, r.numOutputPlaceholders - 1);
+    }
   }
 
   /** Finishes requests wherever they are (waiting, running, preempted) and frees their blocks;
@@ -132,10 +157,11 @@ export class Scheduler<P extends StopParams = StopParams> {
     }
   }
 
-  private scheduleRunning(step: StepState): void {
+  private scheduleRunning(step: StepState<P>): void {
     for (let i = 0; i < this.running.length && step.tokenBudget > 0; i++) {
       const request = this.running[i]!;
-      const numNewTokens = this.numTokensToSchedule(request, request.numComputedTokens, step.tokenBudget);
+      const pending = this.schedulablePlaceholders(request);
+      const numNewTokens = this.numTokensToSchedule(request, request.numComputedTokens, step.tokenBudget, pending);
       if (numNewTokens === 0) continue; // waits for its sampled token
       const newBlockIds = this.allocateOrPreempt(request, numNewTokens, step);
       if (newBlockIds === null) return; // it preempted itself: it was the last one running
@@ -143,11 +169,14 @@ export class Scheduler<P extends StopParams = StopParams> {
     }
   }
 
-  private scheduleWaiting(step: StepState): void {
+  private scheduleWaiting(step: StepState<P>): void {
     while (this.waiting.length > 0 && step.tokenBudget > 0 && this.running.length < this.config.maxNumSeqs) {
       const request = this.waiting[0]!;
+      // Preempted with a token still in flight: readmit once it is known, so that its sampler
+      // state (penalties) is rebuilt from complete outputs. FCFS: nobody overtakes it.
+      if (request.numOutputPlaceholders > 0) return;
       const hit = this.kvCacheManager.getComputedBlocks(request);
-      const numNewTokens = this.numTokensToSchedule(request, hit.numComputedTokens, step.tokenBudget);
+      const numNewTokens = this.numTokensToSchedule(request, hit.numComputedTokens, step.tokenBudget, 0);
       if (numNewTokens === 0) return; // does not fit unchunked; FCFS: nobody overtakes it
       const newBlockIds = this.kvCacheManager.allocateSlots(request, numNewTokens, hit);
       if (newBlockIds === null) return; // out of blocks; FCFS again
@@ -160,19 +189,29 @@ export class Scheduler<P extends StopParams = StopParams> {
     }
   }
 
-  /** Tokens to give a request starting at `numComputedTokens`: all it lacks, capped by the long-
-   * prefill threshold and the budget; 0 when it lacks none or cannot be split to fit. */
-  private numTokensToSchedule(request: Request<P>, numComputedTokens: number, tokenBudget: number): number {
-    let n = request.numTokens - numComputedTokens;
+  /** Tokens to give a request starting at `numComputedTokens`: all it lacks (known tokens plus
+   * `placeholders`), capped by the long-prefill threshold and the budget; 0 when it lacks none or
+   * cannot be split to fit. */
+  private numTokensToSchedule(request: Request<P>, numComputedTokens: number, tokenBudget: number, placeholders: number): number {
+    let n = request.numTokens + placeholders - numComputedTokens;
     const { enableChunkedPrefill, longPrefillTokenThreshold } = this.config;
     if (!enableChunkedPrefill) return n <= tokenBudget ? n : 0;
     if (longPrefillTokenThreshold > 0) n = Math.min(n, longPrefillTokenThreshold);
     return Math.min(n, tokenBudget);
   }
 
+  /** In-flight tokens that may be scheduled now (async scheduling only): none when the request
+   * stops by length at them, so no step computes past maxTokens or maxModelLen. */
+  private schedulablePlaceholders(request: Request<P>): number {
+    const pending = request.numOutputPlaceholders;
+    if (!this.config.asyncScheduling || pending === 0) return 0;
+    const stopsByLength = request.numOutputTokens + pending >= request.samplingParams.maxTokens || request.numTokens + pending >= this.config.maxModelLen;
+    return stopsByLength ? 0 : pending;
+  }
+
   /** allocateSlots, preempting the most recently admitted running request until it succeeds;
    * null when the victim was `request` itself. */
-  private allocateOrPreempt(request: Request<P>, numNewTokens: number, step: StepState): number[] | null {
+  private allocateOrPreempt(request: Request<P>, numNewTokens: number, step: StepState<P>): number[] | null {
     for (;;) {
       const newBlockIds = this.kvCacheManager.allocateSlots(request, numNewTokens);
       if (newBlockIds !== null) return newBlockIds;
@@ -194,9 +233,10 @@ export class Scheduler<P extends StopParams = StopParams> {
     this.waiting.unshift(request);
   }
 
-  private commit(step: StepState, request: Request<P>, numNewTokens: number, newBlockIds: number[], isNewRequest: boolean): void {
+  private commit(step: StepState<P>, request: Request<P>, numNewTokens: number, newBlockIds: number[], isNewRequest: boolean): void {
     const before = request.numComputedTokens;
     const after = before + numNewTokens;
+    const samplesThisStep = after === request.numTokens + request.numOutputPlaceholders;
     step.scheduled.push({
       requestId: request.requestId,
       numScheduledTokens: numNewTokens,
@@ -205,9 +245,13 @@ export class Scheduler<P extends StopParams = StopParams> {
       blockIds: this.kvCacheManager.getBlockIds(request.requestId),
       newBlockIds,
       isNewRequest,
-      samplesThisStep: after === request.numTokens,
+      samplesThisStep,
     });
     request.numComputedTokens = after;
+    if (samplesThisStep) {
+      step.samplers.push(request);
+      request.numOutputPlaceholders++;
+    }
     step.tokenBudget -= numNewTokens;
   }
 

@@ -127,6 +127,32 @@ describe('engine: prefix caching and preemption', () => {
   });
 });
 
+describe('engine: async scheduling', () => {
+  it('gives the same tokens as one step at a time: greedy, seeded with penalties, stop tokens, mid-batch finishes', async () => {
+    const sync = await engine({ asyncScheduling: false });
+    const overlapped = await engine({ asyncScheduling: true });
+    const ps = Array.from({ length: 5 }, (_, i) => [1, 300 + i * 11, 260 + i, 400 + i]);
+    const params: GenerateParams[] = [
+      { ...greedy, maxTokens: 14 },
+      { temperature: 1, topK: 40, seed: 11, maxTokens: 9, ignoreEos: true, repetitionPenalty: 1.3, presencePenalty: 0.5 },
+      { ...greedy, maxTokens: 3 },
+      { temperature: 0.9, seed: 5, maxTokens: 12, ignoreEos: true, frequencyPenalty: 0.4 },
+      { ...greedy, maxTokens: 1 },
+    ];
+    const run = (eng: WgllmEngine, ps2: number[][], pp: GenerateParams[]) => Promise.all(ps2.map((p, i) => collect(eng.generate(p, pp[i]!))));
+    const a = await run(sync, ps, params);
+    // A stop token taken from the reference run: those requests end mid-batch, at that token.
+    const withStops = params.map((p, i) => (i % 2 === 0 && a[i]!.ids.length > 2 ? { ...p, stopTokenIds: [a[i]!.ids[1]!] } : p));
+    const a2 = await run(sync, ps, withStops);
+    const b = await run(overlapped, ps, params);
+    const b2 = await run(overlapped, ps, withStops);
+    expect(b.map((r) => r.ids)).toEqual(a.map((r) => r.ids));
+    expect(b2.map((r) => [r.ids, r.finish.finishReason])).toEqual(a2.map((r) => [r.ids, r.finish.finishReason]));
+    expect(a2[0]!.finish.finishReason).toBe('stop');
+    expect(overlapped.stats()).toMatchObject({ numRunning: 0, numWaiting: 0, kvCacheUsage: 0 });
+  });
+});
+
 describe('engine errors', () => {
   it('a missing model file gives a clear not_found error and frees nothing it did not own', async () => {
     const err = await createEngine({ model: modelPath('nope/missing.gguf'), platform, gpu: ctx }).catch((e: unknown) => e);

@@ -10,7 +10,9 @@ import type { SchedulerOutput } from '../../src/scheduler/output.js';
  * often), with a fake model that writes each scheduled token into a shadow KV cache and reads
  * every attended position back through the block table. Checks: no block leaked or double
  * freed, ref counts equal block-table occurrences, shared prefix blocks hold the right tokens,
- * budgets respected, and once everything finishes the pool is entirely free.
+ * budgets respected, and once everything finishes the pool is entirely free. Half the runs
+ * schedule asynchronously: step N+1 is scheduled (and run) before step N's samples are applied,
+ * its placeholder inputs fed with step N's samples as the GPU would.
  */
 
 const EOS = 5;
@@ -37,6 +39,7 @@ const configArb: fc.Arbitrary<SchedulerConfig> = fc
     enablePrefixCaching: fc.boolean(),
     longPrefillTokenThreshold: fc.constantFrom(0, 0, 1, 3),
     enableChunkedPrefill: fc.constantFrom(true, true, true, false),
+    asyncScheduling: fc.boolean(),
   })
   .map((c) => {
     const capacity = (c.numBlocks - 1) * c.blockSize;
@@ -51,16 +54,20 @@ class Harness {
   readonly tokensOf = new Map<string, number[]>();
   readonly maxTokensOf = new Map<string, number>();
   readonly promptLenOf = new Map<string, number>();
-  readonly counters = { steps: 0, preempted: 0, hitTokens: 0, chunks: 0 };
+  readonly counters = { steps: 0, preempted: 0, hitTokens: 0, chunks: 0, fed: 0 };
   readonly finalStatus = new Map<string, string>();
   readonly live: string[] = [];
   private readonly shadow = new Map<number, number[]>(); // blockId -> token at each slot
   private nextId = 0;
+  // Async scheduling: the step run but not yet applied, and its samples (on the GPU, as it were)
+  private inFlight: { out: SchedulerOutput; sampled: Map<string, number[]> } | undefined;
+  private readonly async: boolean;
 
   constructor(config: SchedulerConfig) {
     this.s = new Scheduler(config);
     this.cfg = config;
     this.capacity = (config.numBlocks - 1) * config.blockSize;
+    this.async = config.asyncScheduling ?? false;
   }
 
   add(op: Extract<Op, { kind: 'add' }>): void {
@@ -93,27 +100,49 @@ class Harness {
       const token = (seed + r.requestId.length * 7 + r.numComputedTokensBefore * 13 + Number(r.requestId.slice(1))) % 7;
       sampled.set(r.requestId, [token]);
     }
-    const update = this.s.updateFromOutput(out, sampled);
+    const previous = this.inFlight;
+    this.inFlight = this.async ? { out, sampled } : undefined;
+    this.apply(this.async ? previous : { out, sampled });
+  }
+
+  /** Applies a step's samples, as the engine does when they are read back. */
+  private apply(step: { out: SchedulerOutput; sampled: Map<string, number[]> } | undefined): void {
+    if (!step) return;
+    const update = this.s.updateFromOutput(step.out, step.sampled);
     for (const u of update.updates) this.tokensOf.get(u.requestId)!.push(...u.newTokenIds);
     for (const r of update.finished) this.retire(r.requestId, r.status);
+  }
+
+  /** The known tokens of a request plus the one in flight for it (async scheduling). */
+  private truth(requestId: string): number[] {
+    const pending = this.inFlight?.sampled.get(requestId);
+    return [...this.tokensOf.get(requestId)!, ...(pending ?? [])];
   }
 
   /** The fake forward pass: write this step's KV, then check every attended position. */
   private runModel(out: SchedulerOutput): void {
     const bs = this.cfg.blockSize;
+    const inputs = new Map<string, number[]>();
     for (const r of out.scheduled) {
+      // Inputs past the known tokens are placeholders: the previous step's sample, fed on the GPU.
+      const fed = r.numScheduledTokens - r.tokenIds.length;
+      expect(fed === 0 || (this.async && fed === 1)).toBe(true);
+      const input = [...r.tokenIds, ...(fed ? this.inFlight!.sampled.get(r.requestId)! : [])];
+      expect(input.length).toBe(r.numScheduledTokens);
+      inputs.set(r.requestId, input);
+      this.counters.fed += fed;
       for (let i = 0; i < r.numScheduledTokens; i++) {
         const p = r.numComputedTokensBefore + i;
         const blockId = r.blockIds[Math.floor(p / bs)]!;
         const slots = this.shadow.get(blockId) ?? [];
-        slots[p % bs] = r.tokenIds[i]!;
+        slots[p % bs] = input[i]!;
         this.shadow.set(blockId, slots);
       }
     }
     for (const r of out.scheduled) {
-      const truth = this.tokensOf.get(r.requestId)!;
+      const truth = this.truth(r.requestId);
       const end = r.numComputedTokensBefore + r.numScheduledTokens;
-      expect(r.tokenIds).toEqual(truth.slice(r.numComputedTokensBefore, end));
+      expect(inputs.get(r.requestId)).toEqual(truth.slice(r.numComputedTokensBefore, end));
       const seen = Array.from({ length: end }, (_, p) => this.shadow.get(r.blockIds[Math.floor(p / bs)]!)?.[p % bs]);
       expect(seen).toEqual(truth.slice(0, end));
     }
@@ -166,7 +195,7 @@ class Harness {
 
 describe('Scheduler + KVCacheManager under random workloads', () => {
   it('never leaks or double-frees a block, and ends with the pool entirely free', () => {
-    const totals = { runs: 0, preempted: 0, hitTokens: 0, chunks: 0 };
+    const totals = { runs: 0, preempted: 0, hitTokens: 0, chunks: 0, fed: 0 };
     fc.assert(
       fc.property(configArb, fc.array(opArb, { minLength: 5, maxLength: 80, size: 'medium' }), (config, ops) => {
         const h = new Harness(config);
@@ -198,6 +227,7 @@ describe('Scheduler + KVCacheManager under random workloads', () => {
         totals.preempted += h.counters.preempted;
         totals.hitTokens += h.s.prefixCacheStats.hits;
         totals.chunks += h.counters.chunks;
+        totals.fed += h.counters.fed;
       }),
       { numRuns: 300 },
     );
@@ -205,5 +235,6 @@ describe('Scheduler + KVCacheManager under random workloads', () => {
     expect(totals.preempted).toBeGreaterThan(0);
     expect(totals.hitTokens).toBeGreaterThan(0);
     expect(totals.chunks).toBeGreaterThan(0);
+    expect(totals.fed).toBeGreaterThan(0); // steps scheduled on placeholders
   });
 });

@@ -232,3 +232,56 @@ describe('Scheduler: abort and stop', () => {
     expect(() => new Scheduler({ ...base, maxNumSeqs: 0 })).toThrow(/maxNumSeqs/);
   });
 });
+
+describe('Scheduler: async scheduling (step N+1 scheduled before step N is applied)', () => {
+  const sampledFor = (out: ReturnType<Scheduler['schedule']>, token: number) =>
+    new Map(out.scheduled.filter((r) => r.samplesThisStep).map((r) => [r.requestId, [token]]));
+
+  it('schedules the in-flight token as a placeholder input, and nothing past the length stop', () => {
+    const s = new Scheduler({ ...base, asyncScheduling: true });
+    s.addRequest(makeRequest('a', range(100, 3), { maxTokens: 3 }));
+    const s0 = s.schedule();
+    expect(summary(s0)).toEqual([['a', 0, 3]]);
+    // Step 0's sample is still on the GPU: step 1 gets one placeholder input (no known token id).
+    const s1 = s.schedule();
+    expect(s1.scheduled[0]).toMatchObject({ numComputedTokensBefore: 3, numScheduledTokens: 1, tokenIds: [], samplesThisStep: true });
+    expect(s.updateFromOutput(s0, sampledFor(s0, 7)).updates).toEqual([{ requestId: 'a', newTokenIds: [7], finishedStatus: null }]);
+    // Step 1's sample will be output 2 of 3; step 2 computes output 3, the last: nothing after it.
+    const s2 = s.schedule();
+    expect(s2.scheduled[0]).toMatchObject({ numComputedTokensBefore: 4, numScheduledTokens: 1, tokenIds: [], samplesThisStep: true });
+    s.updateFromOutput(s1, sampledFor(s1, 8));
+    expect(s.schedule().scheduled).toEqual([]);
+    const last = s.updateFromOutput(s2, sampledFor(s2, 9));
+    expect(last.finished.map((r) => [r.requestId, r.status, r.outputTokenIds])).toEqual([['a', 'FINISHED_LENGTH_CAPPED', [7, 8, 9]]]);
+    expect(s.kvCacheUsage).toBe(0);
+  });
+
+  it('drops the sample of a request that finished meanwhile, even when a new request took its id', () => {
+    const s = new Scheduler({ ...base, asyncScheduling: true });
+    s.addRequest(makeRequest('a', range(0, 2), { maxTokens: 8 }, { eosTokenId: 5 }));
+    const s0 = s.schedule();
+    const s1 = s.schedule(); // computes past step 0's sample, which turns out to be EOS
+    expect(s.updateFromOutput(s0, sampledFor(s0, 5)).finished.map((r) => r.status)).toEqual(['FINISHED_STOPPED']);
+    s.addRequest(makeRequest('a', range(50, 2), { maxTokens: 8 }));
+    const s2 = s.schedule();
+    expect(summary(s2)).toEqual([['a', 0, 2]]);
+    expect(s.updateFromOutput(s1, sampledFor(s1, 9)).updates).toEqual([]);
+    const again = s.getRequest('a')!;
+    expect([again.outputTokenIds, again.numOutputPlaceholders]).toEqual([[], 1]);
+    expect(s.updateFromOutput(s2, sampledFor(s2, 11)).updates).toEqual([{ requestId: 'a', newTokenIds: [11], finishedStatus: null }]);
+  });
+
+  it('keeps the in-flight token of a preempted request and readmits it once that token is known', () => {
+    // 3 usable blocks of 2 tokens: b's growth preempts a (admitted last) while a's token is in flight.
+    const s = new Scheduler({ ...base, blockSize: 2, numBlocks: 4, maxNumSeqs: 2, asyncScheduling: true });
+    s.addRequest(makeRequest('b', range(0, 3), { maxTokens: 8 }));
+    s.addRequest(makeRequest('a', range(10, 2), { maxTokens: 8 }));
+    const s0 = s.schedule();
+    expect(summary(s0)).toEqual([['b', 0, 3], ['a', 0, 2]]);
+    const s1 = s.schedule(); // b needs a block for position 3: a is preempted, its step-0 token in flight
+    expect(s1.preempted).toEqual(['a']);
+    expect(summary(s1)).toEqual([['b', 3, 1]]);
+    s.updateFromOutput(s0, new Map([['b', [1]], ['a', [2]]]));
+    expect(s.getRequest('a')!.outputTokenIds).toEqual([2]);
+  });
+});
