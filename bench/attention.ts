@@ -10,7 +10,7 @@
  * Options: --quick (tiny shapes, seconds on SwiftShader), --act f16|f32, --kv f16|f32,
  * --heads 32/8/128 (numHeads/numKvHeads/headDim), --batches 1,4,16,64, --contexts 512,..., --prompts
  * 512,2048,8192, --iters N, --check on|quick|off, --tune (decode: every decode tile x split partition
- * 0|256|512|1024|2048; prefill: every tile of the space), --torch auto|off|PYTHON (torch SDPA and a
+ * 0|64|128|256|512|1024|2048; prefill: every tile of the space), --torch auto|off|PYTHON (torch SDPA and a
  * device copy on the same shapes in the same run, bench/torch-baseline.py), --copy-mib N (WGSL
  * copy; 0: none), --out FILE. Besides the grid, decode at batch 32 x context 4096 (issue #4's
  * target) always runs unless --quick.
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       if (args.tune) {
         let best = { ms: t.ms, tile: t.configs.decode, partitionSize: -1 };
         for (const tile of space.filter((c) => c.tq === 1)) {
-          for (const partitionSize of [0, 256, 512, 1024, 2048]) {
+          for (const partitionSize of [0, 64, 128, 256, 512, 1024, 2048]) {
             const split = partitionSize === 0 ? { enabled: false } : { partitionSize, targetWorkgroups: 1 << 20 };
             const r = await timeStep(ctx, timer, d, seqs, layers, iters, { decode: tile, split: tile }, split).catch(() => undefined);
             if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize };

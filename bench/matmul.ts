@@ -20,7 +20,9 @@ import { KernelDispatch } from '../src/kernels/launch.js';
 import {
   MATMUL_SPECS,
   MATMUL_WEIGHT_FORMATS,
+  matmulGemvInt8PreSpec,
   matmulGemvSpec,
+  matmulQuantizeXSpec,
   decodeMatmulSpec,
   weightByteSize,
   type MatmulPath,
@@ -63,8 +65,9 @@ const { values: args } = parseArgs({
 });
 
 /**
- * 'gemv' times the kernel the engine runs for one row of x (decodeMatmulSpec: the int8-dot GEMV
- * for Q4_0/Q8_0 on the f16 path); 'gemv-split' the general GEMV on the same shapes, to compare.
+ * 'gemv' times what the engine runs for one row of x (decodeMatmulSpec: for Q4_0/Q8_0 on the f16
+ * path, x's int8 quantizer then the int8-dot GEMV, both in the time); 'gemv-split' the general
+ * GEMV on the same shapes, to compare.
  */
 type BenchPath = MatmulPath | 'gemv-split';
 const isGemv = (p: BenchPath) => p === 'gemv' || p === 'gemv-split';
@@ -136,13 +139,28 @@ async function benchCase(
   iters: number,
 ): Promise<number> {
   const kds: KernelDispatch<MatmulShape, unknown>[] = [];
+  const scratch: GPUBuffer[] = [];
   try {
-    for (let c = 0; c < w.copies; c++) {
-      kds.push(await KernelDispatch.create(ctx, spec, shape, config, { x, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
+    // Over pre-quantized x, each GEMV is timed with its quantizer in front, as the engine runs it.
+    let bufs: Record<string, GPUBuffer> = { x };
+    let quantizer: KernelDispatch<MatmulShape, unknown> | undefined;
+    if (spec === matmulGemvInt8PreSpec) {
+      const pairs = (shape.M * shape.K) / 64;
+      const xq = createBuffer(ctx, pairs * 64, 'bench:xq');
+      const xs = createBuffer(ctx, pairs * 16, 'bench:xs');
+      scratch.push(xq, xs);
+      bufs = { xq, xs };
+      quantizer = await KernelDispatch.create(ctx, matmulQuantizeXSpec, shape, matmulQuantizeXSpec.defaultConfig(shape, ctx.info), { x, xq, xs });
     }
-    return await timeDispatches(timer, kds, iters);
+    for (let c = 0; c < w.copies; c++) {
+      if (quantizer) kds.push(quantizer);
+      kds.push(await KernelDispatch.create(ctx, spec, shape, config, { ...bufs, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
+    }
+    // timeDispatches gives the time per dispatch: a quantizer + GEMV pair is two of them.
+    return (await timeDispatches(timer, kds, iters * (quantizer ? 2 : 1))) * (quantizer ? 2 : 1);
   } finally {
-    for (const kd of kds) kd.destroy();
+    for (const kd of new Set(kds)) kd.destroy();
+    for (const b of scratch) b.destroy();
   }
 }
 
