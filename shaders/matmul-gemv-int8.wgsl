@@ -1,4 +1,4 @@
-// Matmul, decode path on int8 dot products, for 32-element block formats (Q4_0, Q8_0):
+// Matmul, decode path on int8 dot products, for GGUF Q4_0, Q8_0 and Q6_K rows:
 // y[m, n] = sum_k xq[m, k] * W[n, k] (+ bias[n]), W in the file's raw block layout, where xq is
 // x quantized per 32-block the way llama.cpp's Q8 activations are: d = max|x| / 127,
 // q = round(x / d) (to nearest even) in [-127, 127], xq = d * q.
@@ -12,22 +12,25 @@
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
-// Prelude: act_t; Params; consts WG, ROWS, MB, PL, RB (generated); the format library (PW,
-// pair_dot_i8, pair_scales); the x library (x_slot) and what it needs (in-kernel: x_vec4,
-// lib/int8-quant.wgsl, lib/int8-groups-<format>.wgsl); a reduction (matmul-reduce-plain or
-// -subgroup: MmLane, mm_reduce, const RM = ROWS * MB); the entry points
+// Prelude: act_t; Params; consts WG, ROWS, MB, PL, RB (generated); the format library (WPair,
+// pair_load, pair_dot_i8, pair_scales); the x library (x_slot) and what it needs (in-kernel:
+// x_vec4, lib/int8-quant.wgsl, lib/int8-groups-<format>.wgsl); a reduction (matmul-reduce-plain
+// or -subgroup: MmLane, mm_reduce, const RM = ROWS * MB); the entry points
 // (matmul-gemv-entry.wgsl: main, main_bias). Needs the WGSL language feature
 // packed_4x8_integer_dot_product.
-// Contract: K % 64 == 0 (whole pairs of blocks: every row starts 4-byte aligned and a pair is PW
-// whole words: Q4_0 36 B = 9, Q8_0 68 B = 17).
+// Contract: K % 64 == 0 for Q4_0/Q8_0 (whole pairs of blocks: every row starts 4-byte aligned and
+// a pair is whole words: Q4_0 36 B = 9, Q8_0 68 B = 17); K % 256 == 0 for Q6_K (whole blocks; a
+// row may start mid-word, which its library handles).
 // Grid: one workgroup per ROWS consecutive rows of W (outputs n), linear id over x,y.
 // Why: on NVIDIA the f32 GEMV spends ~8 instructions per Q4_0 weight (unaligned byte access,
 // nibble -> float, FMA) and runs ALU-bound at a quarter of DRAM speed; dot4I8Packed takes 4
 // weights per instruction and the nibbles need one AND (plus a shift for the high ones).
-// Mapping: invocation i owns the pairs of blocks p = i, i + WG, ... (PL of them) of every row
-// of the workgroup. Rows of x go in passes of MB: per pass it takes MB rows of quantized x over
-// its pairs into registers (x_slot), then walks ROWS rows of W, RB rows' loads in flight at a time, each
-// pair's words used for the MB rows of x; adjacent invocations read adjacent pairs. The
+// Mapping: a row is K/64 "pairs" of 32-column blocks of x (A and B: for Q4_0/Q8_0 the 64
+// columns of two consecutive weight blocks; for Q6_K the 64 weights of 32 bytes of its ql, see
+// its library). Invocation i owns the pairs p = i, i + WG, ... (PL of them) of every row of the
+// workgroup. Rows of x go in passes of MB: per pass it takes MB rows of quantized x over its
+// pairs into registers (x_slot), then walks ROWS rows of W, RB rows' loads in flight at a time,
+// each pair's words used for the MB rows of x; adjacent invocations read adjacent pairs. The
 // ROWS * MB partial sums of a pass are reduced over the workgroup together.
 // Precision: exact integer dot products per block, then scales and sums in f32; the error
 // against the exact product is x's quantization (half a step of d per element).
@@ -65,15 +68,10 @@ fn gemv_pass(n0: u32, m0: u32, lane: MmLane) -> f32 {
     for (var i = 0u; i < PL; i++) {
       let p = min(lane.index + i * WG, pairs - 1u);
       // RB rows' words loaded before any is used: RB * PW loads in flight per invocation.
-      var wv: array<u32, RB * PW>;
+      var wv: array<WPair, RB>;
+      for (var r = 0u; r < RB; r++) { wv[r] = pair_load(min(n0 + r0 + r, params.N - 1u), p); }
       for (var r = 0u; r < RB; r++) {
-        let n = min(n0 + r0 + r, params.N - 1u);
-        let o = (n * pairs + p) * PW;
-        for (var t = 0u; t < PW; t++) { wv[r * PW + t] = w_data[o + t]; }
-      }
-      for (var r = 0u; r < RB; r++) {
-        var wp: array<u32, PW>;
-        for (var t = 0u; t < PW; t++) { wp[t] = wv[r * PW + t]; }
+        let wp = wv[r];
         let dw = pair_scales(wp);
         for (var j = 0u; j < MB; j++) {
           let s = pair_dot_i8(wp, i * MB + j); // (block A, block B) integer sums, offsets applied

@@ -6,7 +6,16 @@
 
 const PW = 17u;
 
-fn pair_dot_i8(wp: array<u32, PW>, i: u32) -> vec2i {
+alias WPair = array<u32, PW>;
+
+fn pair_load(n: u32, p: u32) -> WPair {
+  let o = (n * (params.K / 64u) + p) * PW;
+  var w: WPair;
+  for (var t = 0u; t < PW; t++) { w[t] = w_data[o + t]; }
+  return w;
+}
+
+fn pair_dot_i8(wp: WPair, i: u32) -> vec2i {
   let b = i * 16u;
   var sa = dot4I8Packed((wp[0] >> 16u) | (wp[8] << 16u), xq[b]);
   var sb = 0i;
@@ -15,6 +24,6 @@ fn pair_dot_i8(wp: array<u32, PW>, i: u32) -> vec2i {
   return vec2i(sa, sb);
 }
 
-fn pair_scales(wp: array<u32, PW>) -> vec2f {
+fn pair_scales(wp: WPair) -> vec2f {
   return unpack2x16float((wp[8] & 0xffff0000u) | (wp[0] & 0xffffu));
 }

@@ -3,7 +3,7 @@
 // q = round(x * (127 / max|x|)) to nearest even, in [-127, 127]; x stands for d * q.
 // Used by shaders/lib/gemv-int8-x-quant.wgsl (inside the GEMV) and shaders/matmul-quantize-x.wgsl
 // (once per step, for several rows of x). Contract: quant_pair needs x_vec4
-// (matmul-x-vec4.wgsl) and the format's xa_groups (lib/int8-groups-<format>.wgsl).
+// (matmul-x-vec4.wgsl) and the format's pair_cols and xa_groups (lib/int8-groups-<format>.wgsl).
 
 const QMAGIC: f32 = 12582912.0; // 1.5 * 2^23: t + QMAGIC rounds t to an integer in its low bits
 
@@ -38,17 +38,18 @@ fn quant_block(g: array<vec4f, 8>, live: bool) -> QBlock {
 }
 
 struct QPair {
-  a: QBlock, // columns 0..31 of the pair, in the format's grouping
-  b: QBlock, // columns 32..63, in column order
+  a: QBlock, // block A of the pair (pair_cols(p).x ..), in the format's grouping
+  b: QBlock, // block B (pair_cols(p).y ..), in column order
 }
 
-// x[m, k0 .. k0 + 63] quantized as the int8-dot GEMV reads a pair of weight blocks.
-fn quant_pair(m: u32, k0: u32, live: bool) -> QPair {
+// Pair p of row m of x quantized as the int8-dot GEMV reads pair p of a row of W.
+fn quant_pair(m: u32, p: u32, live: bool) -> QPair {
+  let k = pair_cols(p);
   var a: array<vec4f, 8>;
   var b: array<vec4f, 8>;
   for (var t = 0u; t < 8u; t++) {
-    a[t] = x_vec4(m, k0 + t * 4u);
-    b[t] = x_vec4(m, k0 + 32u + t * 4u);
+    a[t] = x_vec4(m, k.x + t * 4u);
+    b[t] = x_vec4(m, k.y + t * 4u);
   }
   return QPair(quant_block(xa_groups(a), live), quant_block(b, live));
 }

@@ -1,14 +1,16 @@
-import { packRowsQ8, quantizeRowsQ8 } from '../core/reference/matmul.js';
+import { packRowsQ8, quantizeRowsQ8, type Int8Format } from '../core/reference/matmul.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
 import int8Q4_0 from '../../shaders/lib/gemv-int8-q4_0.wgsl?raw';
 import int8Q8_0 from '../../shaders/lib/gemv-int8-q8_0.wgsl?raw';
+import int8Q6K from '../../shaders/lib/gemv-int8-q6_k.wgsl?raw';
 import int8XQuant from '../../shaders/lib/gemv-int8-x-quant.wgsl?raw';
 import int8XPre from '../../shaders/lib/gemv-int8-x-pre.wgsl?raw';
 import int8Quant from '../../shaders/lib/int8-quant.wgsl?raw';
 import groupsQ4_0 from '../../shaders/lib/int8-groups-q4_0.wgsl?raw';
 import groupsQ8_0 from '../../shaders/lib/int8-groups-q8_0.wgsl?raw';
+import groupsQ6K from '../../shaders/lib/int8-groups-q6_k.wgsl?raw';
 import quantizeSource from '../../shaders/matmul-quantize-x.wgsl?raw';
 import gemvEntry from '../../shaders/matmul-gemv-entry.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
@@ -27,12 +29,12 @@ import {
   type MatmulShape,
 } from './matmul-common.js';
 import { constsWgsl, PAIR_WORDS, xLib } from './matmul-formats.js';
-import { gemvPairsApply } from './matmul-gemv.js';
 import type { BindingDecl, HostTensor, HostTensors, KernelProgram, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
 /**
- * The decode GEMV on int8 dot products (shaders/matmul-gemv-int8.wgsl) for Q4_0 and Q8_0 rows:
+ * The decode GEMV on int8 dot products (shaders/matmul-gemv-int8.wgsl) for Q4_0, Q8_0 and Q6_K
+ * rows (Q6_K: the lm_head of Q4_0 files, ffn_down/attn_v of some Q4_K_M layers):
  * x is quantized per 32-block to int8 inside the kernel (as llama.cpp quantizes activations for
  * its quantized matmuls), and each block's dot product is exact integer arithmetic with
  * dot4I8Packed: about one instruction per weight where the f32 GEMV spends eight. Its result
@@ -51,9 +53,18 @@ export interface MatmulGemvInt8Config {
   reduce: 'plain' | 'subgroup';
 }
 
-type Int8Format = 'q4_0' | 'q8_0';
-const LIBS: Record<Int8Format, string> = { q4_0: int8Q4_0, q8_0: int8Q8_0 };
-const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0 };
+const LIBS: Record<Int8Format, string> = { q4_0: int8Q4_0, q8_0: int8Q8_0, q6_k: int8Q6K };
+const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0, q6_k: groupsQ6K };
+/** Words one pair of blocks (64 weights) loads: the format library's PW. */
+const WORDS: Record<Int8Format, number> = { ...PAIR_WORDS, q6_k: 21 };
+
+/**
+ * Whether the int8 GEMVs take this shape's weights: Q4_0/Q8_0 with whole pairs of blocks
+ * (K % 64 == 0), Q6_K with whole blocks (K % 256 == 0). A pair is 64 columns in every case.
+ */
+export function int8GemvApplies(shape: MatmulShape): boolean {
+  return ((shape.weight === 'q4_0' || shape.weight === 'q8_0') && shape.K % 64 === 0) || (shape.weight === 'q6_k' && shape.K % 256 === 0);
+}
 /** Most pairs of blocks one invocation keeps quantized x for (16 registers each), over all rows of a pass. */
 const MAX_PL = 8;
 /** Most weight words in flight per invocation (rb * words per pair). */
@@ -64,7 +75,7 @@ function pairsPerLane(shape: MatmulShape, wg: number): number {
 }
 
 function fits(shape: MatmulShape, c: MatmulGemvInt8Config, dev: DeviceInfo): boolean {
-  const words = PAIR_WORDS[shape.weight as Int8Format];
+  const words = WORDS[shape.weight as Int8Format];
   const sums = c.rows * c.mb; // reduced together: one per invocation at most
   return pairsPerLane(shape, c.wg) * c.mb <= MAX_PL && sums <= c.wg && c.rb * words <= MAX_WORDS && c.rows % c.rb === 0 && gemvReduceBytes(sums, c.wg, c.reduce) <= dev.limits.maxComputeWorkgroupStorageSize;
 }
@@ -98,7 +109,7 @@ const int8Base = {
   supports(shape: MatmulShape, dev: DeviceInfo) {
     const r = matmulShapeErrors(shape, dev);
     if (!dev.features.packedDot) r.push("needs the WGSL language feature 'packed_4x8_integer_dot_product'");
-    if (!gemvPairsApply(shape)) r.push(`takes Q4_0 or Q8_0 weights with K a multiple of 64 (got ${shape.weight}, K = ${shape.K})`);
+    if (!int8GemvApplies(shape)) r.push(`takes Q4_0/Q8_0 weights with K a multiple of 64, or Q6_K with K a multiple of 256 (got ${shape.weight}, K = ${shape.K})`);
     else if (space(shape, dev).length === 0) r.push(`no config fits K = ${shape.K}`);
     return r;
   },
@@ -111,6 +122,7 @@ const int8Base = {
     // 1.23 TB/s, gate_up 28672 x 4096: 1.9-2.1 TB/s; Q8_0 1.8 / 2.8 TB/s); one row's loads at a
     // time for Q4_0, two for Q8_0 (within the noise of the alternatives).
     // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W.
+    // Q6_K (21 words a pair, close to Q8_0's 17): Q8_0's two rows' loads at a time, untimed.
     const mb = Math.min(4, bucket(shape.M));
     const want = { wg: 64, rows: mb > 1 || shape.N <= 8192 ? 8 : 16, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
     const s = space(shape, dev);
@@ -163,7 +175,7 @@ function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean):
   };
 }
 
-const INT8_SOURCES = [source, int8Q4_0, int8Q8_0, int8Quant, groupsQ4_0, groupsQ8_0, gemvEntry, reducePlain, reduceSubgroup];
+const INT8_SOURCES = [source, int8Q4_0, int8Q8_0, int8Q6K, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K, gemvEntry, reducePlain, reduceSubgroup];
 
 export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
   ...int8Base,
@@ -219,7 +231,7 @@ const QUANTIZE_WG = 64;
  */
 export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
   id: 'matmul.quantize-x',
-  sources: [quantizeSource, int8Quant, groupsQ4_0, groupsQ8_0],
+  sources: [quantizeSource, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K],
   uniforms: MATMUL_UNIFORMS,
   bindings: (): BindingDecl[] => [
     { name: 'x', binding: 0, kind: 'storage-read' },
