@@ -82,6 +82,8 @@ const GEMV_CASES: Case[] = [
 // The int8-dot GEMV: Q4_0/Q8_0, K % 64 == 0. One pair of blocks (K = 64) and many (past one
 // invocation's share: K = 14336 is 224 pairs), N not a multiple of the rows per workgroup,
 // N past one grid dimension, rows of x in passes of up to 4 (a partial last pass: M = 5, 17).
+// Q6_K, K % 256 == 0: one block, an odd number per row (K = 768, 1280, 2304: rows start at
+// alternating alignment, 210 B being 2 mod 4), many (K = 14336), M = 1, 2, 3, 17, 32.
 const GEMV_INT8_CASES: Case[] = [
   ['q4_0', 5, 33, 128, true],
   ['q4_0', 17, 19, 4096, false],
@@ -96,6 +98,12 @@ const GEMV_INT8_CASES: Case[] = [
   ['q8_0', 1, 19, 2112, false],
   ['q8_0', 1, 9, 14336, true],
   ['q8_0', 2, 4100, 128, false],
+  ['q6_k', 1, 37, 256, true],
+  ['q6_k', 1, 19, 14336, false],
+  ['q6_k', 2, 21, 1280, false],
+  ['q6_k', 3, 9, 768, true],
+  ['q6_k', 17, 11, 4096, false],
+  ['q6_k', 32, 5, 2304, true],
 ];
 
 function randomInt8Shape(act: ActDType, rng: Rng): MatmulShape {
