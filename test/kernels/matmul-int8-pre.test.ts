@@ -116,6 +116,8 @@ describe('decode routing', () => {
       expect(decodeMatmulSpec(shape(w, 8), dev)).toBe(matmulGemvInt8PreSpec);
       expect(decodeMatmulSpec(shape(w, 1, 'f32'), dev)).toBe(matmulGemvSpec);
     }
+    // Q6_K: any whole number of blocks, odd ones too (rows then start mid-word)
+    expect(decodeMatmulSpec({ ...shape('q6_k', 1), K: 2304 }, dev)).toBe(matmulGemvInt8Spec);
     for (const w of ['f16', 'q5_0', 'q4_k'] as const) expect(decodeMatmulSpec(shape(w, 1), dev)).toBe(matmulGemvSpec);
     expect(decodeMatmulSpec({ ...shape('q6_k', 1), K: 256 }, { ...dev, features: { ...dev.features, packedDot: false } })).toBe(matmulGemvSpec);
   });
