@@ -3,8 +3,11 @@
  * shapes, M = 1 and 8, for the default config and a few others of the space, next to the copy
  * bandwidth of the same run. Checks each timed config against the CPU reference on one shape.
  *   node bench/build.mjs bench/gemv-probe.ts && node bench/dist/gemv-probe.js [--formats q4_0,q8_0]
- *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--kernel split|int8] [--quick] [--out file.json]
- * --kernel int8 times every config of matmul.gemv-int8's space (one row of x) instead.
+ *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--kernel split|int8|int8-pre] [--quick] [--out file.json]
+ * --kernel int8 times every config of matmul.gemv-int8's space (x quantized in the kernel: what
+ * the engine runs for one row of x) instead; int8-pre those of matmul.gemv-int8-pre (x quantized
+ * beforehand: what it runs for several rows, after matmul.quantize-x, whose time is not counted).
+ * Formats: q4_0, q8_0, and for the int8 kernels q6_k (e.g. --formats q6_k --shapes lm_head).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -15,7 +18,15 @@ import { createBuffer } from '../src/gpu/buffers.js';
 import { GpuTimer } from '../src/gpu/timer.js';
 import { runConformanceCase } from '../src/kernels/conformance.js';
 import { KernelDispatch } from '../src/kernels/launch.js';
-import { matmulGemvInt8Spec, matmulGemvSpec, weightByteSize, type MatmulGemvConfig, type MatmulShape, type MatmulWeightFormat } from '../src/kernels/matmul.js';
+import {
+  matmulGemvInt8PreSpec,
+  matmulGemvInt8Spec,
+  matmulGemvSpec,
+  weightByteSize,
+  type MatmulGemvConfig,
+  type MatmulShape,
+  type MatmulWeightFormat,
+} from '../src/kernels/matmul.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { copyBandwidth } from './engine-steps.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
@@ -77,8 +88,9 @@ async function main(): Promise<void> {
   const rows: unknown[] = [];
   const checks: unknown[] = [];
   const timer = new GpuTimer(ctx);
-  const int8 = args.kernel === 'int8';
-  const spec = (int8 ? matmulGemvInt8Spec : matmulGemvSpec) as never as typeof matmulGemvSpec;
+  const int8 = args.kernel === 'int8' || args.kernel === 'int8-pre';
+  const pre = args.kernel === 'int8-pre';
+  const spec = (pre ? matmulGemvInt8PreSpec : int8 ? matmulGemvInt8Spec : matmulGemvSpec) as never as typeof matmulGemvSpec;
   const cand = (shape: MatmulShape, dflt: MatmulGemvConfig): MatmulGemvConfig[] =>
     int8 ? [dflt, ...(spec.space(shape, dev) as MatmulGemvConfig[]).filter((c) => JSON.stringify(c) !== JSON.stringify(dflt))] : candidates(shape, dflt);
   for (const act of acts) {
@@ -99,12 +111,14 @@ async function main(): Promise<void> {
           const w = uploadWeights(ctx, format, N, K, copies);
           const x = uploadActivations(ctx, act, M, K, 1);
           const y = createBuffer(ctx, M * N * (act === 'f16' ? 2 : 4), 'probe:y');
+          // the pre GEMV's quantized x (zeros: the time does not depend on the values)
+          const xq: Record<string, GPUBuffer> = pre ? { xq: createBuffer(ctx, (M * K) / 64 * 64, 'probe:xq'), xs: createBuffer(ctx, (M * K) / 64 * 16, 'probe:xs') } : {};
           const dflt = spec.defaultConfig(shape, dev);
           for (const cfg of cand(shape, dflt)) {
             const kds: KernelDispatch<MatmulShape, unknown>[] = [];
             try {
               for (let c = 0; c < copies; c++) {
-                kds.push(await KernelDispatch.create(ctx, spec as never, shape, cfg, { x, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
+                kds.push(await KernelDispatch.create(ctx, spec as never, shape, cfg, { x, y, ...xq, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
               }
               let i = 0;
               const record = (pass: GPUComputePassEncoder) => kds[i++ % kds.length]!.encode(pass);
@@ -126,6 +140,7 @@ async function main(): Promise<void> {
           w.buffer.destroy();
           x.destroy();
           y.destroy();
+          for (const b of Object.values(xq)) b.destroy();
         }
       }
     }
