@@ -65,6 +65,7 @@ const WORDS: Record<Int8Format, number> = { ...PAIR_WORDS, q6_k: 21 };
 export function int8GemvApplies(shape: MatmulShape): boolean {
   return ((shape.weight === 'q4_0' || shape.weight === 'q8_0') && shape.K % 64 === 0) || (shape.weight === 'q6_k' && shape.K % 256 === 0);
 }
+
 /** Most pairs of blocks one invocation keeps quantized x for (16 registers each), over all rows of a pass. */
 const MAX_PL = 8;
 /** Most weight words in flight per invocation (rb * words per pair). */
