@@ -110,14 +110,13 @@ describe('decode routing', () => {
   // an adapter with shader-f16 and packed dot products (the int8 GEMVs' needs)
   const dev: DeviceInfo = { ...ctx.info, features: { ...ctx.info.features, f16: true, packedDot: true } };
   const shape = (weight: MatmulShape['weight'], M: number, act: MatmulShape['act'] = 'f16'): MatmulShape => ({ act, weight, M, N: 128256, K: 4096, bias: false });
-  it('sends Q4_0, Q8_0 and Q6_K rows with f16 activations to the int8 GEMVs, the rest to the f32 GEMV', () => {
+  it('sends Q4_0, Q8_0 and Q6_K rows with f16 activations to the int8 GEMV, the rest to the f32 GEMV', () => {
     for (const w of ['q4_0', 'q8_0', 'q6_k'] as const) {
-      expect(decodeMatmulSpec(shape(w, 1), dev)).toBe(matmulGemvInt8Spec);
-      expect(decodeMatmulSpec(shape(w, 8), dev)).toBe(matmulGemvInt8PreSpec);
+      for (const M of [1, 8]) expect(decodeMatmulSpec(shape(w, M), dev)).toBe(matmulGemvInt8PreSpec);
       expect(decodeMatmulSpec(shape(w, 1, 'f32'), dev)).toBe(matmulGemvSpec);
     }
     // Q6_K: any whole number of blocks, odd ones too (rows then start mid-word)
-    expect(decodeMatmulSpec({ ...shape('q6_k', 1), K: 2304 }, dev)).toBe(matmulGemvInt8Spec);
+    expect(decodeMatmulSpec({ ...shape('q6_k', 1), K: 2304 }, dev)).toBe(matmulGemvInt8PreSpec);
     for (const w of ['f16', 'q5_0', 'q4_k'] as const) expect(decodeMatmulSpec(shape(w, 1), dev)).toBe(matmulGemvSpec);
     expect(decodeMatmulSpec({ ...shape('q6_k', 1), K: 256 }, { ...dev, features: { ...dev.features, packedDot: false } })).toBe(matmulGemvSpec);
   });
