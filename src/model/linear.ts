@@ -27,17 +27,22 @@ export function linearShapes(act: ActDType, l: Pick<Linear, 'format' | 'N' | 'K'
 
 type Member = { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding };
 
-/** The few-rows GEMV's x quantizer (int8-dot GEMV over pre-quantized x) and its scratch. */
-interface FewRowsQuantizer {
+function readsQuantizedX(spec: KernelSpec<MatmulShape, unknown>): boolean {
+  return spec === (matmulGemvInt8PreSpec as KernelSpec<MatmulShape, unknown>);
+}
+
+/** x's int8 quantizer for the GEMVs over pre-quantized x (matmul.gemv-int8-pre) and its scratch. */
+interface XQuantizer {
   kernel: KernelGroup<MatmulShape, unknown>;
   scratch: GPUBuffer[];
 }
 
 /**
  * The layers of one weight format: a GEMV for one row of x, a GEMV tuned for a few rows (it
- * reads each weight once for several rows, where the one-row config would re-read W per row;
- * when it is the int8-dot GEMV over pre-quantized x, x's quantizer runs first), and a GEMM (or
- * tensor-core) kernel for prefill-sized M.
+ * reads each weight once for several rows, where the one-row config would re-read W per row),
+ * and a GEMM (or tensor-core) kernel for prefill-sized M. Whichever GEMV runs over pre-quantized
+ * x (the int8-dot one), x's quantizer runs first, at every M: a step must not read the quantized
+ * x of an earlier step.
  */
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
@@ -48,21 +53,26 @@ class FormatGroup {
     readonly gemvFew: KernelGroup<MatmulShape, unknown>,
     readonly large: KernelGroup<MatmulShape, unknown> | undefined,
     base: MatmulShape,
-    private readonly fewQuantizer?: FewRowsQuantizer,
+    private readonly quantizer?: XQuantizer,
   ) {
     this.active = gemv;
     this.shape = base;
+  }
+
+  /** The active kernel reads x quantized beforehand: the quantizer runs first. */
+  private get quantizes(): boolean {
+    return readsQuantizedX(this.active.spec);
   }
 
   setM(M: number): void {
     this.shape.M = M;
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !this.large ? this.gemvFew : this.large;
     this.active.setShape(this.shape);
-    if (this.active === this.gemvFew) this.fewQuantizer?.kernel.setShape(this.shape);
+    if (this.quantizes) this.quantizer?.kernel.setShape(this.shape);
   }
 
   encode(pass: GPUComputePassEncoder, member: number): void {
-    if (this.active === this.gemvFew) this.fewQuantizer?.kernel.encode(pass, member);
+    if (this.quantizes) this.quantizer?.kernel.encode(pass, member);
     this.active.encode(pass, member);
   }
 
@@ -70,8 +80,8 @@ class FormatGroup {
     this.gemv.destroy();
     this.gemvFew.destroy();
     this.large?.destroy();
-    this.fewQuantizer?.kernel.destroy();
-    for (const b of this.fewQuantizer?.scratch ?? []) b.destroy();
+    this.quantizer?.kernel.destroy();
+    for (const b of this.quantizer?.scratch ?? []) b.destroy();
   }
 }
 
@@ -106,10 +116,12 @@ export class LinearGroup {
       const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
         KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
+      const smallSpec = decodeMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>;
       const fewSpec = decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>;
-      let fewQuantizer: FewRowsQuantizer | undefined;
-      if (fewSpec === matmulGemvInt8PreSpec) {
-        // x quantized once per layer and step into scratch shared by the layers (they run in turn)
+      let quantizer: XQuantizer | undefined;
+      if (readsQuantizedX(smallSpec) || readsQuantizedX(fewSpec)) {
+        // x quantized once per layer and step into scratch shared by the layers (they run in turn),
+        // sized for the most rows a GEMV takes (few.M >= small.M)
         const pairs = (few.M * few.K) / 64;
         const xq = createBuffer(ctx, pairs * 64, `${label}:xq`); // 16 u32 per pair of blocks
         const xs = createBuffer(ctx, pairs * 16, `${label}:xs`); // (dA, dB, oA, oB) per pair
@@ -117,12 +129,12 @@ export class LinearGroup {
         const qShape = { ...few };
         const kernel = await KernelGroup.create(ctx, matmulQuantizeXSpec, qShape, matmulQuantizeXSpec.defaultConfig(qShape, ctx.info),
           idx.map((i) => ({ x: layers[i]!.x, xq, xs })), `${label}:${l0.format}:${matmulQuantizeXSpec.id}`);
-        fewQuantizer = { kernel: kernel as KernelGroup<MatmulShape, unknown>, scratch: [xq, xs] };
+        quantizer = { kernel: kernel as KernelGroup<MatmulShape, unknown>, scratch: [xq, xs] };
       }
-      const gemv = await make(decodeMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>, small);
+      const gemv = await make(smallSpec, small);
       const gemvFew = await make(fewSpec, few);
       const big = largePath === 'gemv' ? undefined : await make(MATMUL_SPECS[largePath] as KernelSpec<MatmulShape, unknown>, large);
-      const g = new FormatGroup(gemv, gemvFew, big, { ...small }, fewQuantizer);
+      const g = new FormatGroup(gemv, gemvFew, big, { ...small }, quantizer);
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));
     }
