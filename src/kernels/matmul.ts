@@ -39,8 +39,9 @@ export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor
  * f32 GEMV reached ~860 GB/s on an H200) take the int8-dot GEMV where the adapter has packed dot
  * products, over x quantized beforehand by matmulQuantizeXSpec (its caller runs that first): every
  * workgroup quantizing all of x again cost more than the dot products saved. H200, Llama-3.1-8B
- * Q4_0 decode step, same run: batch 8 16.6 ms in-kernel vs 12.9 ms for the f32 GEMV; batch 1
- * 5.02 ms in-kernel vs 4.06 ms pre-quantized, the extra quantizer dispatch per linear included.
+ * Q4_0 decode step: batch 8 16.6 ms in-kernel vs 12.9 ms for the f32 GEMV; batch 1 4.77 ms
+ * with x quantized in the kernel vs 4.34 ms pre-quantized, the quantizer's dispatch per linear
+ * included (GPU time, same run, each measured twice).
  * (matmulGemvInt8Spec, x quantized inside, stays for callers without a quantizer pass.) The f32
  * path, the accuracy reference, keeps x exact.
  */
