@@ -3,8 +3,10 @@
 // Interface of every shaders/lib/gemv-int8-<format>.wgsl:
 //   w_data               the raw weight words at W_BINDING
 //   const PW             words loaded per pair of blocks (64 weights)
-//   WPair                what pair_load keeps of a pair's words (here: the PW words as loaded)
+//   WPair                what pair_load keeps of a pair's words
 //   pair_load(n, p)      pair p of row n of W
+// (w_data, WPair and pair_load: for Q4_0 and Q8_0, the PW words as loaded, from
+// gemv-int8-words.wgsl)
 //   pair_dot_i8(wp, i)   (block A, block B) integer dot products of the pair with the kernel's
 //                        xq slot i, offset terms (xo[i]) applied
 //   pair_scales(wp)      per block the weights' scale as f32 (multiplies x's d and the sum)
@@ -18,19 +20,9 @@
 // hold qs[4t-2 .. 4t+1]), words 4..8 block B (d in the high half of word 4, qs in words 5..8).
 // Block A's straddling words are multiplied where they lie, with x grouped to match (free:
 // it is quantized in that order), instead of being reassembled from two words each.
-@group(0) @binding(W_BINDING) var<storage, read> w_data: array<u32>;
 
 const PW = 9u;
 const NIB = 0x0f0f0f0fu;
-
-alias WPair = array<u32, PW>;
-
-fn pair_load(n: u32, p: u32) -> WPair {
-  let o = (n * (params.K / 64u) + p) * PW;
-  var w: WPair;
-  for (var t = 0u; t < PW; t++) { w[t] = w_data[o + t]; }
-  return w;
-}
 
 // Low nibbles against quad j of the block's x, high nibbles against quad j + 4.
 fn q4_word(w: u32, xl: u32, xh: u32) -> i32 {

@@ -2,18 +2,8 @@
 // shaders/matmul-gemv-int8.wgsl. Interface: see gemv-int8-q4_0.wgsl.
 // A pair of Q8_0 blocks is 68 bytes: words 0..8 hold block A (d, then qs from byte 2: word j
 // holds qs[4j-2 .. 4j+1]), words 8..16 block B (d in the high half of word 8, qs in words 9..16).
-@group(0) @binding(W_BINDING) var<storage, read> w_data: array<u32>;
 
 const PW = 17u;
-
-alias WPair = array<u32, PW>;
-
-fn pair_load(n: u32, p: u32) -> WPair {
-  let o = (n * (params.K / 64u) + p) * PW;
-  var w: WPair;
-  for (var t = 0u; t < PW; t++) { w[t] = w_data[o + t]; }
-  return w;
-}
 
 fn pair_dot_i8(wp: WPair, i: u32) -> vec2i {
   let b = i * 16u;

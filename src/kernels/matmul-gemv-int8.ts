@@ -5,6 +5,7 @@ import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
 import int8Q4_0 from '../../shaders/lib/gemv-int8-q4_0.wgsl?raw';
 import int8Q8_0 from '../../shaders/lib/gemv-int8-q8_0.wgsl?raw';
 import int8Q6K from '../../shaders/lib/gemv-int8-q6_k.wgsl?raw';
+import int8Words from '../../shaders/lib/gemv-int8-words.wgsl?raw';
 import int8XQuant from '../../shaders/lib/gemv-int8-x-quant.wgsl?raw';
 import int8XPre from '../../shaders/lib/gemv-int8-x-pre.wgsl?raw';
 import int8Quant from '../../shaders/lib/int8-quant.wgsl?raw';
@@ -53,7 +54,8 @@ export interface MatmulGemvInt8Config {
   reduce: 'plain' | 'subgroup';
 }
 
-const LIBS: Record<Int8Format, string> = { q4_0: int8Q4_0, q8_0: int8Q8_0, q6_k: int8Q6K };
+// The format's pair reader, and for Q4_0/Q8_0 the shared raw-word loader it reads pairs with.
+const LIBS: Record<Int8Format, string[]> = { q4_0: [int8Words, int8Q4_0], q8_0: [int8Words, int8Q8_0], q6_k: [int8Q6K] };
 const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0, q6_k: groupsQ6K };
 /** Words one pair of blocks (64 weights) loads: the format library's PW. */
 const WORDS: Record<Int8Format, number> = { ...PAIR_WORDS, q6_k: 21 };
@@ -169,14 +171,14 @@ function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean):
       act: shape.act,
       uniforms: MATMUL_UNIFORMS,
       enables: cfg.reduce === 'subgroup' ? ['subgroups'] : [],
-      libs: [constsWgsl(consts), LIBS[fmt], ...xLibs, cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain, gemvEntry],
+      libs: [constsWgsl(consts), ...LIBS[fmt], ...xLibs, cfg.reduce === 'subgroup' ? reduceSubgroup : reducePlain, gemvEntry],
     }),
     entryPoint: matmulEntryPoint(shape),
     constants: {},
   };
 }
 
-const INT8_SOURCES = [source, int8Q4_0, int8Q8_0, int8Q6K, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K, gemvEntry, reducePlain, reduceSubgroup];
+const INT8_SOURCES = [source, int8Words, int8Q4_0, int8Q8_0, int8Q6K, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K, gemvEntry, reducePlain, reduceSubgroup];
 
 export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
   ...int8Base,
