@@ -4,9 +4,9 @@
  * bandwidth of the same run. Checks each timed config against the CPU reference on one shape.
  *   node bench/build.mjs bench/gemv-probe.ts && node bench/dist/gemv-probe.js [--formats q4_0,q8_0]
  *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--kernel split|int8|int8-pre] [--quick] [--out file.json]
- * --kernel int8 times every config of matmul.gemv-int8's space (x quantized in the kernel: what
- * the engine runs for one row of x) instead; int8-pre those of matmul.gemv-int8-pre (x quantized
- * beforehand: what it runs for several rows, after matmul.quantize-x, whose time is not counted).
+ * --kernel int8 times every config of matmul.gemv-int8's space (x quantized in the kernel)
+ * instead; int8-pre those of matmul.gemv-int8-pre (x quantized beforehand: what the engine runs
+ * for Q4_0/Q8_0/Q6_K on the f16 path, after matmul.quantize-x, whose time is not counted).
  * Formats: q4_0, q8_0, and for the int8 kernels q6_k (e.g. --formats q6_k --shapes lm_head).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import { GpuTimer } from '../src/gpu/timer.js';
 import { runConformanceCase } from '../src/kernels/conformance.js';
 import { KernelDispatch } from '../src/kernels/launch.js';
 import {
+  createQuantizedX,
   matmulGemvInt8PreSpec,
   matmulGemvInt8Spec,
   matmulGemvSpec,
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
           const x = uploadActivations(ctx, act, M, K, 1);
           const y = createBuffer(ctx, M * N * (act === 'f16' ? 2 : 4), 'probe:y');
           // the pre GEMV's quantized x (zeros: the time does not depend on the values)
-          const xq: Record<string, GPUBuffer> = pre ? { xq: createBuffer(ctx, (M * K) / 64 * 64, 'probe:xq'), xs: createBuffer(ctx, (M * K) / 64 * 16, 'probe:xs') } : {};
+          const xq: Record<string, GPUBuffer> = pre ? createQuantizedX(ctx, shape, 'probe') : {};
           const dflt = spec.defaultConfig(shape, dev);
           for (const cfg of cand(shape, dflt)) {
             const kds: KernelDispatch<MatmulShape, unknown>[] = [];

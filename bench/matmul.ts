@@ -20,6 +20,7 @@ import { KernelDispatch } from '../src/kernels/launch.js';
 import {
   MATMUL_SPECS,
   MATMUL_WEIGHT_FORMATS,
+  createQuantizedX,
   matmulGemvInt8PreSpec,
   matmulGemvSpec,
   matmulQuantizeXSpec,
@@ -145,9 +146,7 @@ async function benchCase(
     let bufs: Record<string, GPUBuffer> = { x };
     let quantizer: KernelDispatch<MatmulShape, unknown> | undefined;
     if (spec === matmulGemvInt8PreSpec) {
-      const pairs = (shape.M * shape.K) / 64;
-      const xq = createBuffer(ctx, pairs * 64, 'bench:xq');
-      const xs = createBuffer(ctx, pairs * 16, 'bench:xs');
+      const { xq, xs } = createQuantizedX(ctx, shape, 'bench');
       scratch.push(xq, xs);
       bufs = { xq, xs };
       quantizer = await KernelDispatch.create(ctx, matmulQuantizeXSpec, shape, matmulQuantizeXSpec.defaultConfig(shape, ctx.info), { x, xq, xs });

@@ -1,4 +1,6 @@
 import { packRowsQ8, quantizeRowsQ8, type Int8Format } from '../core/reference/matmul.js';
+import { createBuffer } from '../gpu/buffers.js';
+import type { GpuContext } from '../gpu/context.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
@@ -159,6 +161,15 @@ function packedX(shape: MatmulShape, x?: Float32Array): { xq: HostTensor; xs: Ho
   const pairs = (shape.M * shape.K) / 64;
   const p = x ? packRowsQ8(x, shape.M, shape.K, shape.weight as Int8Format) : { xq: new Uint32Array(pairs * 16), xs: new Uint32Array(pairs * 4) };
   return { xq: { dtype: 'u32', shape: [pairs * 16], data: p.xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: p.xs } };
+}
+
+/**
+ * Buffers for x quantized by matmulQuantizeXSpec (read by matmulGemvInt8PreSpec) for up to
+ * shape.M rows: xq 16 u32 per pair of blocks (64 columns), xs (dA, dB, oA, oB) per pair.
+ */
+export function createQuantizedX(ctx: GpuContext, shape: Pick<MatmulShape, 'M' | 'K'>, label: string): { xq: GPUBuffer; xs: GPUBuffer } {
+  const pairs = (shape.M * shape.K) / 64;
+  return { xq: createBuffer(ctx, pairs * 64, `${label}:xq`), xs: createBuffer(ctx, pairs * 16, `${label}:xs`) };
 }
 
 /** pre: x quantized beforehand (matmulQuantizeXSpec); else quantized inside the GEMV. */

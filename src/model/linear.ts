@@ -2,12 +2,12 @@ import type { ActDType } from '../core/dtype.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { BufferBinding } from '../gpu/launch.js';
 import { KernelGroup } from '../kernels/launch.js';
-import { createBuffer } from '../gpu/buffers.js';
 import {
   chooseMatmulPath,
   decodeMatmulSpec,
   GEMV_MAX_M,
   MATMUL_SPECS,
+  createQuantizedX,
   matmulGemvInt8PreSpec,
   matmulQuantizeXSpec,
   type MatmulShape,
@@ -122,9 +122,7 @@ export class LinearGroup {
       if (readsQuantizedX(smallSpec) || readsQuantizedX(fewSpec)) {
         // x quantized once per layer and step into scratch shared by the layers (they run in turn),
         // sized for the most rows a GEMV takes (few.M >= small.M)
-        const pairs = (few.M * few.K) / 64;
-        const xq = createBuffer(ctx, pairs * 64, `${label}:xq`); // 16 u32 per pair of blocks
-        const xs = createBuffer(ctx, pairs * 16, `${label}:xs`); // (dA, dB, oA, oB) per pair
+        const { xq, xs } = createQuantizedX(ctx, few, label);
         for (const m of members) Object.assign(m, { xq, xs });
         const qShape = { ...few };
         const kernel = await KernelGroup.create(ctx, matmulQuantizeXSpec, qShape, matmulQuantizeXSpec.defaultConfig(qShape, ctx.info),
