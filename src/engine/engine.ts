@@ -39,8 +39,8 @@ let nextId = 0;
 /** A step submitted to the GPU whose sampled tokens are not yet applied. */
 interface LaunchedStep {
   out: SchedulerOutput;
-  /** the request (engine state) behind each sampled row */
-  sampled: RequestState[];
+  /** the request behind each sampled row */
+  sampleIds: string[];
   readback: SampleReadback | undefined;
 }
 
@@ -258,7 +258,7 @@ export class Engine {
     const readback = plan.rows.length ? sampler.encodeReadback(enc) : undefined;
     ctx.queue.submit([enc.finish()]);
     this.totals.steps++;
-    return { out, sampled: plan.sampled, readback };
+    return { out, sampleIds: plan.sampleIds, readback };
   }
 
   /** Reads a launched step's tokens, applies them to the scheduler and streams them. */
@@ -267,14 +267,14 @@ export class Engine {
     const result = launched.readback ? await launched.readback.read() : undefined;
     const sampled = new Map<string, number[]>();
     const logprobs = new Map<string, TokenLogprob>();
-    launched.sampled.forEach((state, r) => {
-      // Finished or aborted since launch (its slot and id may be someone else's now): dropped.
-      if (this.states.get(state.requestId) !== state) return;
+    // Samples of requests finished or aborted since launch (their ids may be someone else's
+    // now) go in too: the scheduler drops them, as it matches each step to its own Requests.
+    launched.sampleIds.forEach((id, r) => {
       const token = result!.tokenIds[r]!;
-      sampled.set(state.requestId, [token]);
+      sampled.set(id, [token]);
       const lp = result!.logprobs?.[r];
       if (lp) {
-        logprobs.set(state.requestId, {
+        logprobs.set(id, {
           token,
           logprob: lp.logprob,
           top: Array.from(lp.topIds, (t, i) => ({ token: t, logprob: lp.topLogprobs[i]! })),
@@ -309,7 +309,7 @@ export class Engine {
     const seqs: { queryLen: number; seqLen: number; blockIds: readonly number[] }[] = [];
     const sampleRows: number[] = [];
     const rows: SamplingRow[] = [];
-    const sampled: RequestState[] = [];
+    const sampleIds: string[] = [];
     // (input row, sampler slot): inputs whose token the previous step sampled, still on the GPU
     const feeds: { dst: number; slot: number }[] = [];
     for (const s of out.scheduled) {
@@ -339,10 +339,10 @@ export class Engine {
         // The RNG counter: outputs before this one, in flight ones included.
         const req = this.p.scheduler.getRequest(s.requestId)!;
         rows.push({ slot: state.slot, params: state.sampling, step: req.numOutputTokens + req.numOutputPlaceholders - 1 });
-        sampled.push(state);
+        sampleIds.push(s.requestId);
       }
     }
-    return { step: { tokenIds, positions, seqs, sampleRows }, rows, sampled, feeds };
+    return { step: { tokenIds, positions, seqs, sampleRows }, rows, sampleIds, feeds };
   }
 
   stats(): EngineStats {
