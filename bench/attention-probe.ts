@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/random.js';
-import { f32ArrayToF16 } from '../src/core/dtype.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../src/core/dtype.js';
 import { acquireGpu } from '../src/gpu/acquire.js';
 import { createBuffer, readBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.js';
 import { GpuTimer } from '../src/gpu/timer.js';
@@ -63,6 +63,20 @@ const EDITS: Record<string, (s: string) => string> = {
         .slice(s.indexOf(COMPUTE_START), s.indexOf('      // online softmax per row'))
         .concat('      for (var u = 0u; u < U; u++) { for (var v = 0u; v < NV; v++) { acc[v] += vec4<f32>(vf[u * NV + v]) * d[u * G + v % G]; } }\n'),
     ),
+  // the softmax as it was before scores carried LOG2E in q and masked keys underflowed to 0
+  oldsoftmax: (s) => {
+    const swaps: [string, string][] = [
+      ['let qScale = select(params.scale * LOG2E, params.scale, params.softcap > 0.0);', 'let qScale = params.scale;'],
+      ['x = select(MASKED, x, valid[u]);', 'x = select(MASKED, x * LOG2E, valid[u]);'],
+      ['let alpha = exp2(mrow[r] - mBase);', 'let alpha = select(0.0, exp2(mrow[r] - mNew), mrow[r] > VALID_MIN);'],
+      ['let pr = exp2(d[u * G + r] - mBase);', 'let pr = select(0.0, exp2(d[u * G + r] - mNew), d[u * G + r] > VALID_MIN);'],
+    ];
+    for (const [a, b] of swaps) {
+      if (!s.includes(a)) throw new Error(`not found: ${a}`);
+      s = s.replace(a, b);
+    }
+    return s;
+  },
   // no shuffles (wrong results: what the q . k sums over lanes cost)
   noshfl: (s) => {
     const t = s.replace('for (var i = 0u; i < U * G; i++) { d[i] += subgroupShuffleXor(d[i], o); }', '');
@@ -83,16 +97,15 @@ interface Variant {
 function variants(): Variant[] {
   const v: Variant[] = [];
   const add = (cfg: AttentionDecodeConfig, p: number, edit?: string, contig?: boolean) => {
-    v.push({ name: `lpk${cfg.lpk}/nw${cfg.nw}/u${cfg.u}/p${p}${edit ? '/' + edit : ''}${contig ? '/contig' : ''}`, cfg, p, edit, contig });
+    const tag = `lpk${cfg.lpk}/nw${cfg.nw}/u${cfg.u}${cfg.half ? '/half' : ''}/p${p}`;
+    v.push({ name: `${tag}${edit ? '/' + edit : ''}${contig ? '/contig' : ''}`, cfg, p, edit, contig });
   };
-  const base = { lpk: 16, nw: 4, u: 4 };
-  add(base, 256);
-  for (const e of Object.keys(EDITS)) add(base, 256, e);
-  add(base, 256, undefined, true);
-  add(base, 1024, 'loadsraw');
-  add({ ...base, u: 8 }, 1024, 'loadsraw');
-  for (const u of [4, 8]) for (const p of [256, 512, 1024]) add({ ...base, u }, p);
-  for (const [nw, u] of [[8, 4], [2, 8]] as const) add({ lpk: 16, nw, u }, 512);
+  const base = { lpk: 16, nw: 4, u: 8 };
+  const half = { ...base, half: true };
+  for (const p of [512, 1024, 2048]) add(base, p);
+  for (const p of [512, 1024]) add(base, p, 'oldsoftmax');
+  for (const cfg of [half, { ...base, u: 4 }, { ...base, nw: 2 }, { ...base, nw: 8, u: 4 }]) add(cfg, 1024);
+  for (const e of ['loads', 'nosoftmax', 'noshfl']) add(base, 1024, e);
   return v;
 }
 
@@ -114,6 +127,40 @@ function combine(part: Float32Array, ml: Float32Array, splits: number, rows: num
   return out;
 }
 
+/** Attention of every (sequence, head) row over the paged caches, in f64 (the cache repeats its chunk). */
+function reference(q: Float32Array, k: Float32Array, v: Float32Array, bt: Uint32Array, o: { numHeads: number; numKvHeads: number; headDim: number; blockSize: number; batch: number; context: number; chunkElems: number }): Float32Array {
+  const { numHeads: H, numKvHeads: KH, headDim: D, blockSize: BS, batch, context, chunkElems } = o;
+  const G = H / KH;
+  const per = Math.ceil(context / BS);
+  const out = new Float32Array(batch * H * D);
+  const scale = 1 / Math.sqrt(D);
+  const sc = new Float64Array(context);
+  const acc = new Float64Array(D);
+  for (let s = 0; s < batch; s++) {
+    for (let h = 0; h < H; h++) {
+      const qo = (s * H + h) * D;
+      let m = -Infinity;
+      for (let j = 0; j < context; j++) {
+        const base = (((bt[s * per + Math.floor(j / BS)]! * KH + Math.floor(h / G)) * BS + (j % BS)) * D) % chunkElems;
+        let t = 0;
+        for (let i = 0; i < D; i++) t += q[qo + i]! * k[base + i]!;
+        sc[j] = t * scale;
+        m = Math.max(m, sc[j]!);
+      }
+      acc.fill(0);
+      let l = 0;
+      for (let j = 0; j < context; j++) {
+        const p = Math.exp(sc[j]! - m);
+        l += p;
+        const base = (((bt[s * per + Math.floor(j / BS)]! * KH + Math.floor(h / G)) * BS + (j % BS)) * D) % chunkElems;
+        for (let i = 0; i < D; i++) acc[i] = acc[i]! + p * v[base + i]!;
+      }
+      for (let i = 0; i < D; i++) out[qo + i] = acc[i]! / l;
+    }
+  }
+  return out;
+}
+
 async function main() {
   const ctx = await acquireGpu(createNodePlatform());
   const dev = ctx.info;
@@ -121,7 +168,7 @@ async function main() {
   const f16 = dev.features.f16;
   const batch = Number(args.batch ?? (quick ? 2 : 32));
   const context = Number(args.context ?? (quick ? 300 : 4096));
-  const iters = Number(args.iters ?? (quick ? 2 : 10));
+  const iters = Number(args.iters ?? (quick ? 2 : 20));
   const d = { numHeads: quick ? 4 : 32, numKvHeads: quick ? 1 : 8, headDim: quick ? 128 : 128, blockSize: 16 };
   const act = f16 ? 'f16' : 'f32';
   console.log(`adapter: ${dev.vendor} ${dev.architecture} ${dev.description}; f16 ${f16}; sg ${dev.subgroupMinSize}..${dev.subgroupMaxSize}; batch ${batch} x ${context}`);
@@ -137,18 +184,21 @@ async function main() {
   const cacheElems = numBlocks * d.numKvHeads * d.blockSize * d.headDim;
   const rand = (n: number, a: number) => rng.floats(n, -a, a);
   const asAct = (x: Float32Array) => (f16 ? f32ArrayToF16(x) : x);
-  const fill = (buf: GPUBuffer, a: number) => {
-    const chunkElems = Math.min(cacheElems, 1 << 22);
+  // The caches repeat one random chunk; the host keeps it (as the cache's values) for the reference.
+  const chunkElems = Math.min(cacheElems, 1 << 22);
+  const fill = (buf: GPUBuffer, a: number): Float32Array => {
     const chunk = asAct(rand(chunkElems, a));
     for (let off = 0; off < cacheElems; off += chunkElems) {
       const n = Math.min(chunkElems, cacheElems - off);
       writeBuffer(ctx, buf, off * elem, chunk.subarray(0, n));
     }
+    return chunk instanceof Uint16Array ? f16ArrayToF32(chunk) : chunk;
   };
   const maxSplits = Math.ceil(context / 64);
   const rows = batch * d.numHeads;
+  const qHost = asAct(rand(rows * d.headDim, 2));
   const buffers = {
-    q: uploadBuffer(ctx, asAct(rand(rows * d.headDim, 2)), 'q'),
+    q: uploadBuffer(ctx, qHost, 'q'),
     kCache: createBuffer(ctx, cacheElems * elem, 'k'),
     vCache: createBuffer(ctx, cacheElems * elem, 'v'),
     blockTables: uploadBuffer(ctx, bt, 'bt'),
@@ -158,12 +208,14 @@ async function main() {
     partMl: createBuffer(ctx, maxSplits * rows * 8, 'partMl'),
   };
   const btContig = uploadBuffer(ctx, Uint32Array.from(pool, (_, i) => i + 1), 'btContig');
-  fill(buffers.kCache, 2);
-  fill(buffers.vCache, 1);
+  const kHost = fill(buffers.kCache, 2);
+  const vHost = fill(buffers.vCache, 1);
+  const ref = reference(qHost instanceof Uint16Array ? f16ArrayToF32(qHost) : qHost, kHost, vHost, bt, { ...d, batch, context, chunkElems });
   const kvBytes = batch * context * 2 * d.numKvHeads * d.headDim * elem;
   const timer = new GpuTimer(ctx);
-  const results: object[] = [];
-  let ref: Float32Array | undefined;
+  // Compile every variant and check it against the CPU reference first; then time them in turns
+  // (rounds over all variants, median per variant), so that drifting GPU clocks hit all alike.
+  const live: { v: Variant; kd: KernelDispatch<PagedAttentionSplitShape, AttentionDecodeConfig>; compileMs: number; err?: number; runs: number[] }[] = [];
   for (const v of variants()) {
     if (args.only && !args.only.split(',').some((o) => v.name.includes(o))) continue;
     const shape: PagedAttentionSplitShape = { act, kv: act, ...d, seqs, softcap: 0, slidingWindow: 0, fusedQkv: false, partitionSize: v.p };
@@ -182,35 +234,40 @@ async function main() {
       const t0 = performance.now();
       const kd = await KernelDispatch.create(ctx, spec, shape, v.cfg, v.contig ? { ...buffers, blockTables: btContig } : buffers);
       const compileMs = performance.now() - t0;
-      const record = (pass: GPUComputePassEncoder) => kd.encode(pass);
-      await timer.time(record, 2);
-      const runs: number[] = [];
-      for (let r = 0; r < 3; r++) runs.push(await timer.time(record, iters));
-      const ms = runs.sort((a, b) => a - b)[1]!;
       let err: number | undefined;
-      if (!v.edit && !v.contig) {
+      if (!v.contig) {
+        await timer.time((pass) => kd.encode(pass), 1);
         const splits = Math.ceil(context / v.p);
         const part = new Float32Array(await readBuffer(ctx, buffers.partOut, splits * rows * d.headDim * 4));
         const ml = new Float32Array(await readBuffer(ctx, buffers.partMl, splits * rows * 8));
         const out = combine(part, ml, splits, rows, d.headDim);
-        if (!ref) ref = out;
-        else {
-          let e = 0;
-          let mx = 0;
-          for (let i = 0; i < out.length; i++) {
-            e = Math.max(e, Math.abs(out[i]! - ref[i]!));
-            mx = Math.max(mx, Math.abs(ref[i]!));
-          }
-          err = e / mx;
+        let e = 0;
+        let mx = 0;
+        for (let i = 0; i < out.length; i++) {
+          e = Math.max(e, Math.abs(out[i]! - ref[i]!));
+          mx = Math.max(mx, Math.abs(ref[i]!));
         }
+        err = e / mx;
       }
-      const gbps = kvBytes / ms / 1e6;
-      results.push({ ...v, ms, gbps, err, compileMs });
-      console.log(`${v.name}: ${ms.toFixed(4)} ms ${gbps.toFixed(0)} GB/s${err !== undefined ? ` maxerr/max ${err.toExponential(2)}` : ''} (compile ${compileMs.toFixed(0)} ms)`);
-      kd.destroy();
+      live.push({ v, kd, compileMs, err, runs: [] });
     } catch (e) {
       console.log(`${v.name}: ERROR ${(e as Error).message.slice(0, 600)}`);
     }
+  }
+  if (live.length) {
+    const warmUntil = performance.now() + (quick ? 0 : 1500);
+    while (performance.now() < warmUntil) await timer.time((pass) => live[0]!.kd.encode(pass), iters);
+  }
+  for (let round = 0; round < (quick ? 1 : 5); round++) {
+    for (const l of live) l.runs.push(await timer.time((pass) => l.kd.encode(pass), iters));
+  }
+  const results: object[] = [];
+  for (const { v, kd, compileMs, err, runs } of live) {
+    const ms = runs.sort((a, b) => a - b)[runs.length >> 1]!;
+    const gbps = kvBytes / ms / 1e6;
+    results.push({ ...v, ms, gbps, err, compileMs, runs });
+    console.log(`${v.name}: ${ms.toFixed(4)} ms ${gbps.toFixed(0)} GB/s${err !== undefined ? ` maxerr/max ${err.toExponential(2)}` : ''} (compile ${compileMs.toFixed(0)} ms; runs ${runs.map((r) => r.toFixed(3)).join(' ')})`);
+    kd.destroy();
   }
   timer.destroy();
   const base = await sameRunBaselines(ctx, { quick, copyMiB: quick ? 16 : 1024, torch: args.torch ?? 'auto', cases: [], warm, convention: 'readWriteGBps' });

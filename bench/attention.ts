@@ -9,8 +9,9 @@
  *
  * Options: --quick (tiny shapes, seconds on SwiftShader), --act f16|f32, --kv f16|f32,
  * --heads 32/8/128 (numHeads/numKvHeads/headDim), --batches 1,4,16,64, --contexts 512,..., --prompts
- * 512,2048,8192, --iters N, --check on|quick|off, --tune (decode: every decode tile x split partition
- * 0|64|128|256|512|1024|2048; prefill: every tile of the space), --torch auto|off|PYTHON (torch SDPA and a
+ * 512,2048,8192, --check on|quick|off, --tune (decode: split partitions 0|64|128|256|512|1024|2048,
+ * with every decode tile where the tiled kernel runs decodes; prefill: every tile of the space),
+ * --torch auto|off|PYTHON (torch SDPA and a
  * device copy on the same shapes in the same run, bench/torch-baseline.py), --copy-mib N (WGSL
  * copy; 0: none), --out FILE. Besides the grid, decode at batch 32 x context 4096 (issue #4's
  * target) always runs unless --quick.
@@ -31,6 +32,7 @@ import type { StepSeq } from '../src/attention/types.js';
 import { attentionSpace, KV_BYTES, type KvDType, type PagedAttentionConfig } from '../src/kernels/attention-shape.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkAttention } from './attention-check.js';
+import { steadyTime } from './steady.js';
 import { r4, sameRunBaselines, warmUp } from './torch-runner.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -44,7 +46,6 @@ const { values: args } = parseArgs({
     batches: { type: 'string' },
     contexts: { type: 'string' },
     prompts: { type: 'string' },
-    iters: { type: 'string' },
     check: { type: 'string', default: 'on' },
     tune: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -95,7 +96,7 @@ async function timeStep(
   d: Dims,
   seqs: { queryLen: number; seqLen: number }[],
   layers: number,
-  iters: number,
+  quick: boolean,
   configs: Partial<WgslAttentionConfigs>,
   split: Partial<SplitPolicy>,
 ): Promise<{ ms: number; plan: unknown; configs: WgslAttentionConfigs }> {
@@ -118,10 +119,8 @@ async function timeStep(
     const md = backend.buildMetadata({ seqs: step });
     let i = 0;
     const record = (pass: GPUComputePassEncoder) => backend.forward(pass, bindings[i++ % layers]!, md, { skipKvWrite: true });
-    await timer.time(record, Math.min(iters, layers)); // warm-up
-    const runs: number[] = [];
-    for (let r = 0; r < 3; r++) runs.push(await timer.time(record, iters));
-    return { ms: runs.sort((a, b) => a - b)[1]!, plan: md.plan, configs: backend.configs };
+    const t = await steadyTime(timer, record, { quick, minIters: layers });
+    return { ms: t.ms, plan: md.plan, configs: backend.configs };
   } finally {
     backend.dispose();
     cache.dispose();
@@ -147,7 +146,6 @@ async function main(): Promise<void> {
   const batches = nums(args.batches, quick ? [1, 3] : [1, 4, 16, 64]);
   const contexts = nums(args.contexts, quick ? [40, 300] : [512, 2048, 8192, 32768]);
   const prompts = nums(args.prompts, quick ? [64] : [512, 2048, 8192]);
-  const iters = Number(args.iters ?? (quick ? 2 : 20));
   const report: Record<string, unknown> = { date: new Date().toISOString(), adapter: dev, dims: d, args, check: undefined, results: [] };
   const t0 = performance.now();
   if (args.check !== 'off') report.check = await checkAttention(ctx, quick || args.check === 'quick');
@@ -173,14 +171,17 @@ async function main(): Promise<void> {
     const layers = quick ? 1 : Math.max(1, Math.min(16, Math.ceil(2 ** 28 / kvBytes), Math.floor((8 * 2 ** 30) / kvBytes)));
     const seqs = Array.from({ length: batch }, () => ({ queryLen: 1, seqLen: context }));
     try {
-      const t = await timeStep(ctx, timer, d, seqs, layers, iters, {}, {});
+      const t = await timeStep(ctx, timer, d, seqs, layers, quick, {}, {});
       const row: Row = { ...base, ms: t.ms, gbps: kvBytes / t.ms / 1e6, kvCopies: layers, plan: t.plan, configs: t.configs.split };
       if (args.tune) {
         let best = { ms: t.ms, tile: t.configs.decode, partitionSize: -1 };
-        for (const tile of space.filter((c) => c.tq === 1)) {
+        // The subgroup decode kernel has its own config (its default here); the tiled kernel's
+        // decode tiles only matter where it runs instead.
+        const tiles = t.configs.decodeVec ? [t.configs.decode] : space.filter((c) => c.tq === 1);
+        for (const tile of tiles) {
           for (const partitionSize of [0, 64, 128, 256, 512, 1024, 2048]) {
             const split = partitionSize === 0 ? { enabled: false } : { partitionSize, targetWorkgroups: 1 << 20 };
-            const r = await timeStep(ctx, timer, d, seqs, layers, iters, { decode: tile, split: tile }, split).catch(() => undefined);
+            const r = await timeStep(ctx, timer, d, seqs, layers, quick, { decode: tile, split: tile }, split).catch(() => undefined);
             if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize };
           }
         }
@@ -200,14 +201,13 @@ async function main(): Promise<void> {
     // causal: query i attends i + 1 keys; 2 flops per multiply-add, QK and PV
     const flops = batch * 4 * d.headDim * d.numHeads * ((promptLen * (promptLen + 1)) / 2);
     const seqs = Array.from({ length: batch }, () => ({ queryLen: promptLen, seqLen: promptLen }));
-    const n = Math.max(2, Math.min(iters, Math.ceil(2e12 / flops)));
     try {
-      const t = await timeStep(ctx, timer, d, seqs, 1, n, {}, { enabled: false });
+      const t = await timeStep(ctx, timer, d, seqs, 1, quick, {}, { enabled: false });
       const row: Row = { ...base, ms: t.ms, tflops: flops / t.ms / 1e9, plan: t.plan, configs: t.configs.prefill };
       if (args.tune) {
         let best = { ms: t.ms, tile: t.configs.prefill, partitionSize: 0 };
         for (const tile of space) {
-          const r = await timeStep(ctx, timer, d, seqs, 1, n, { prefill: tile }, { enabled: false }).catch(() => undefined);
+          const r = await timeStep(ctx, timer, d, seqs, 1, quick, { prefill: tile }, { enabled: false }).catch(() => undefined);
           if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize: 0 };
         }
         row.best = { ...best, tflops: flops / best.ms / 1e9 };

@@ -31,6 +31,7 @@ import {
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { copyBandwidth } from './engine-steps.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
+import { steadyTime } from './steady.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -123,11 +124,7 @@ async function main(): Promise<void> {
               }
               let i = 0;
               const record = (pass: GPUComputePassEncoder) => kds[i++ % kds.length]!.encode(pass);
-              const iters = args.quick ? 2 : 40;
-              await timer.time(record, Math.min(iters, kds.length));
-              const ms: number[] = [];
-              for (let rep = 0; rep < 3; rep++) ms.push(await timer.time(record, iters));
-              const t = ms.sort((a, b) => a - b)[1]!;
+              const t = (await steadyTime(timer, record, { quick: args.quick ?? false, minIters: kds.length })).ms;
               const gbps = one / t / 1e6;
               const row = { act, format, name, N, K, M, config: cfg, isDefault: cfg === dflt, ms: t, gbps, ofCopy: gbps / bw.readWriteGBps };
               rows.push(row);

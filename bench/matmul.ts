@@ -34,6 +34,7 @@ import type { AnyKernelSpec } from '../src/kernels/spec.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 import { checkEveryConfig } from './matmul-check.js';
 import { uploadActivations, uploadWeights } from './matmul-setup.js';
+import { steadyTime } from './steady.js';
 import { r4, sameRunBaselines, warmUp } from './torch-runner.js';
 
 /** [name, N, K] per model: q (= o), k/v, gate (= up), down, lm_head. */
@@ -54,7 +55,6 @@ const { values: args } = parseArgs({
     paths: { type: 'string' },
     act: { type: 'string' },
     m: { type: 'string' },
-    iters: { type: 'string' },
     check: { type: 'string', default: 'on' }, // on | off | configs (also every config of every space)
     'check-kernels': { type: 'string' }, // only these conformance kernels (ids, comma-separated; default every matmul.*)
     tune: { type: 'string', default: '0' }, // time up to N configs of the space per case, report the best
@@ -119,13 +119,10 @@ function target(issue: number, targetText: string, metric: string, threshold: nu
   return { issue, target: targetText, metric, threshold, measured, pass: measured === null ? null : measured >= threshold, cases, ...(note ? { note } : {}) };
 }
 
-async function timeDispatches(timer: GpuTimer, kds: KernelDispatch<MatmulShape, unknown>[], iters: number): Promise<number> {
+async function timeDispatches(timer: GpuTimer, kds: KernelDispatch<MatmulShape, unknown>[], quick: boolean): Promise<number> {
   let i = 0;
   const record = (pass: GPUComputePassEncoder) => kds[i++ % kds.length]!.encode(pass);
-  await timer.time(record, Math.min(iters, kds.length)); // warm-up (and first-use costs)
-  const runs: number[] = [];
-  for (let r = 0; r < 3; r++) runs.push(await timer.time(record, iters));
-  return runs.sort((a, b) => a - b)[1]!;
+  return (await steadyTime(timer, record, { quick, minIters: kds.length })).ms;
 }
 
 async function benchCase(
@@ -137,7 +134,7 @@ async function benchCase(
   x: GPUBuffer,
   y: GPUBuffer,
   config: unknown,
-  iters: number,
+  quick: boolean,
 ): Promise<number> {
   const kds: KernelDispatch<MatmulShape, unknown>[] = [];
   const scratch: GPUBuffer[] = [];
@@ -156,7 +153,7 @@ async function benchCase(
       kds.push(await KernelDispatch.create(ctx, spec, shape, config, { ...bufs, y, w: { buffer: w.buffer, offset: c * w.stride, size: Math.ceil(w.bytes / 4) * 4 } }));
     }
     // timeDispatches gives the time per dispatch: a quantizer + GEMV pair is two of them.
-    return (await timeDispatches(timer, kds, iters * (quantizer ? 2 : 1))) * (quantizer ? 2 : 1);
+    return (await timeDispatches(timer, kds, quick)) * (quantizer ? 2 : 1);
   } finally {
     for (const kd of new Set(kds)) kd.destroy();
     for (const b of scratch) b.destroy();
@@ -173,7 +170,6 @@ async function main(): Promise<void> {
   const paths = list(args.paths, ['gemv', 'gemm', 'tensor']) as BenchPath[];
   const acts = list(args.act, dev.features.f16 ? ['f16'] : ['f32']) as ActDType[];
   const prefillMs = list(args.m, quick ? ['32'] : ['512', '4096']).map(Number);
-  const iters = Number(args.iters ?? (quick ? 2 : 20));
   const tune = Number(args.tune ?? 0);
   const rotateBytes = Number(args.l2 ?? (quick ? 0 : 256)) * 2 ** 20;
   const report: Record<string, unknown> = { date: new Date().toISOString(), adapter: dev, args, check: undefined, results: [] };
@@ -223,13 +219,12 @@ async function main(): Promise<void> {
               const stats = (ms: number) => (isGemv(path) ? { gbps: moved / ms / 1e6 } : { tflops: flops / ms / 1e9 });
               try {
                 const config = spec.defaultConfig(shape, dev);
-                const n = isGemv(path) ? (quick ? iters : Math.max(iters, 50)) : Math.max(2, Math.min(iters, Math.ceil(2e12 / flops)));
-                const ms = await benchCase(ctx, timer, spec, shape, w, x, y, config, n);
+                const ms = await benchCase(ctx, timer, spec, shape, w, x, y, config, quick);
                 const row: Row = { ...base, config, ms, ...stats(ms) };
                 if (tune > 0) {
                   let best = { config, ms };
                   for (const cfg of (spec.space(shape, dev) as unknown[]).slice(0, tune)) {
-                    const t = await benchCase(ctx, timer, spec, shape, w, x, y, cfg, n).catch(() => Infinity);
+                    const t = await benchCase(ctx, timer, spec, shape, w, x, y, cfg, quick).catch(() => Infinity);
                     if (t < best.ms) best = { config: cfg, ms: t };
                   }
                   row.best = { ...best, ...stats(best.ms) };

@@ -9,7 +9,8 @@
 //               unnormalized partials in attention.wgsl's layout; attention-reduce.wgsl combines.
 // Bindings (group 0): attention-common.wgsl's, as in attention.wgsl (0 q, 1 kCache, 2 vCache,
 //   3 blockTables, 4 queryStartLoc, 5 seqLens, 6 out | 7 partOut + 8 partMl, 9 params).
-// Prelude: act_t, Params, the KV library (kv_chunk, KV_CHUNK, kv_chunk_lo/hi), attention-common.wgsl
+// Prelude: act_t, Params, the KV library (kv_chunk, KV_CHUNK, kv_chunk_lo/hi), a math library
+//   (mvec, mscalar, kv_m: see Arithmetic), attention-common.wgsl
 //   (bindings, MASKED / VALID_MIN / LOG2E), `enable subgroups`,
 //   and generated consts D, G, BLOCK_SIZE, SG (the adapter's fixed subgroup size), LPK (lanes per
 //   key, a power of two <= SG), NW (subgroups per workgroup), U (keys per lane per iteration),
@@ -29,7 +30,13 @@
 //   constants; per-key validity is a select, never a branch around a shuffle. Lanes are
 //   identified as local_invocation_index % SG and subgroups as / SG, which holds where subgroups
 //   are consecutive invocations (the GPUs we know); the conformance suite checks it per adapter.
-// Precision: q . k, softmax and p * v in f32; the KV cache dtype only at storage.
+// Arithmetic (the math library in the prelude, attention-decode-math-*.wgsl): mvec / mscalar are
+//   the vector and scalar types q, K and V are multiplied in, kv_m(chunk, j) gives the j-th vec4
+//   of dims of a chunk in mvec. f32 math unpacks K/V to f32; f16 math (f16 cache and activations)
+//   multiplies the cache's halves as they are, so a key costs no conversions.
+// Precision: softmax, the sums over lanes and the output accumulator in f32. With f32 math,
+//   q . k and p * v in f32 too; with f16 math, q . k in f16 over 4 dims at a time and p * v in
+//   f16 over the U keys of one iteration, each then added in f32.
 
 const KPS = SG / LPK;                     // keys per subgroup per slot
 const CPL = D / (LPK * KV_CHUNK);         // 16-byte chunks per lane per key
@@ -43,11 +50,6 @@ const BT_N = CH / BLOCK_SIZE;             // block-table entries per chunk
 var<workgroup> bt: array<u32, BT_N>;          // block ids of the current chunk of keys
 var<workgroup> wml: array<vec2<f32>, NW * G>; // per subgroup and row: (m, l)
 var<workgroup> wacc: array<vec4<f32>, NW * G * DV>; // per subgroup and row: unnormalized p * v
-
-fn chunk_part(c: kv_chunk, j: u32) -> vec4<f32> {
-  if (KV_CHUNK == 8u && (j & 1u) == 1u) { return kv_chunk_hi(c); }
-  return kv_chunk_lo(c);
-}
 
 // Issues the K/V loads of the U keys of this lane in the iteration at `it` (chunk at cb, valid
 // keys [lo, hi)); an invalid slot reads key lo instead (masked later), so no load is skipped.
@@ -72,13 +74,15 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
   let kg = lane / LPK;
   let c = lane % LPK;
   let token = queryStartLoc[s];
-  var qr: array<vec4<f32>, G * NV>;  // this lane's dims of the G query rows, * scale
+  // Scores are kept in log2 units: q carries LOG2E too, unless the soft cap needs natural units.
+  let qScale = select(params.scale * LOG2E, params.scale, params.softcap > 0.0);
+  var qr: array<mvec, G * NV>;  // this lane's dims of the G query rows, * qScale
   var acc: array<vec4<f32>, G * NV>;
   var mrow: array<f32, G>;
   var lsum: array<f32, G>;
   for (var r = 0u; r < G; r++) {
     for (var v = 0u; v < NV; v++) {
-      qr[r * NV + v] = vec4<f32>(q[params.qOffset + token * params.qStride + (kvh * G + r) * DV + c * NV + v]) * params.scale;
+      qr[r * NV + v] = mvec(vec4<f32>(q[params.qOffset + token * params.qStride + (kvh * G + r) * DV + c * NV + v]) * qScale);
       acc[r * NV + v] = vec4<f32>(0.0);
     }
     mrow[r] = MASKED;
@@ -103,15 +107,15 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
     var vx: array<kv_chunk, U * CPL>;
     load_keys(&kx, &vx, cb, cb, lo, hi, kvh, kg, c, warp);
     for (var it = cb; it < hi; it += KPI) {
-      var kf: array<vec4<f32>, U * NV>; // this iteration's keys and values, unpacked once
-      var vf: array<vec4<f32>, U * NV>;
+      var kf: array<mvec, U * NV>; // this iteration's keys and values, unpacked once
+      var vf: array<mvec, U * NV>;
       var valid: array<bool, U>;
       for (var u = 0u; u < U; u++) {
         let p = it + (u * NW + warp) * KPS + kg;
         valid[u] = p >= lo && p < hi;
         for (var v = 0u; v < NV; v++) {
-          kf[u * NV + v] = chunk_part(kx[u * CPL + v / (KV_CHUNK / 4u)], v);
-          vf[u * NV + v] = chunk_part(vx[u * CPL + v / (KV_CHUNK / 4u)], v);
+          kf[u * NV + v] = kv_m(kx[u * CPL + v / (KV_CHUNK / 4u)], v);
+          vf[u * NV + v] = kv_m(vx[u * CPL + v / (KV_CHUNK / 4u)], v);
         }
       }
       if (it + KPI < hi) { load_keys(&kx, &vx, it + KPI, cb, lo, hi, kvh, kg, c, warp); }
@@ -121,7 +125,7 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
       for (var u = 0u; u < U; u++) {
         for (var r = 0u; r < G; r++) {
           var t = 0.0;
-          for (var v = 0u; v < NV; v++) { t += dot(qr[r * NV + v], kf[u * NV + v]); }
+          for (var v = 0u; v < NV; v++) { t += f32(dot(qr[r * NV + v], kf[u * NV + v])); }
           d[u * G + r] = t;
         }
       }
@@ -133,21 +137,25 @@ fn attend(s: u32, kvh: u32, kLo: u32, kHi: u32, lid: u32) {
         var mt = MASKED;
         for (var u = 0u; u < U; u++) {
           var x = d[u * G + r];
-          if (params.softcap > 0.0) { x = params.softcap * tanh(clamp(x / params.softcap, -15.0, 15.0)); }
-          x = select(MASKED, x * LOG2E, valid[u]);
+          if (params.softcap > 0.0) { x = params.softcap * LOG2E * tanh(clamp(x / params.softcap, -15.0, 15.0)); }
+          x = select(MASKED, x, valid[u]);
           d[u * G + r] = x;
           mt = max(mt, x);
         }
         let mNew = max(mrow[r], mt);
-        let alpha = select(0.0, exp2(mrow[r] - mNew), mrow[r] > VALID_MIN);
+        // exp2(MASKED - mBase) underflows to 0, before any valid key (mNew still MASKED) too
+        let mBase = select(mNew, 0.0, mNew <= VALID_MIN);
+        let alpha = exp2(mrow[r] - mBase);
         mrow[r] = mNew;
         var l = lsum[r] * alpha;
-        for (var v = 0u; v < NV; v++) { acc[r * NV + v] *= alpha; }
+        var pv = array<mvec, NV>(); // this iteration's sum of p * v (zeros)
         for (var u = 0u; u < U; u++) {
-          let pr = select(0.0, exp2(d[u * G + r] - mNew), d[u * G + r] > VALID_MIN);
+          let pr = exp2(d[u * G + r] - mBase);
           l += pr;
-          for (var v = 0u; v < NV; v++) { acc[r * NV + v] += pr * vf[u * NV + v]; }
+          let pm = mscalar(pr);
+          for (var v = 0u; v < NV; v++) { pv[v] += pm * vf[u * NV + v]; }
         }
+        for (var v = 0u; v < NV; v++) { acc[r * NV + v] = acc[r * NV + v] * alpha + vec4<f32>(pv[v]); }
         lsum[r] = l;
       }
     }

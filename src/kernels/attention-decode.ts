@@ -3,6 +3,8 @@ import source from '../../shaders/attention-decode.wgsl?raw';
 import kvF32 from '../../shaders/attention-kv-f32.wgsl?raw';
 import kvF16 from '../../shaders/attention-kv-f16.wgsl?raw';
 import attentionCommon from '../../shaders/attention-common.wgsl?raw';
+import mathF32 from '../../shaders/attention-decode-math-f32.wgsl?raw';
+import mathF16 from '../../shaders/attention-decode-math-f16.wgsl?raw';
 import { ATTN_DIRECT_BINDINGS, ATTN_SPLIT_BINDINGS, attentionUniforms, numSplitsFor, pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
 import {
   ATTN_UNIFORMS,
@@ -36,6 +38,13 @@ export interface AttentionDecodeConfig {
   nw: number;
   /** keys per lane per iteration (loads in flight) */
   u: number;
+  /** multiply q, K and V in f16 (f16 cache and activations only; absent: f32) */
+  half?: boolean;
+}
+
+/** Whether f16 math can run: the cache holds f16 and the activations are f16 (shader-f16). */
+function halfMathOk(d: AttentionDims): boolean {
+  return d.kv === 'f16' && d.act === 'f16';
 }
 
 /** Block-table entries are staged for about this many keys at a time. */
@@ -68,6 +77,7 @@ export function decodeConfigReasons(d: AttentionDims, c: AttentionDecodeConfig, 
   if (sg * c.nw > dev.limits.maxComputeInvocationsPerWorkgroup || sg * c.nw > dev.limits.maxComputeWorkgroupSizeX) r.push(`${c.nw} subgroups exceed the workgroup size limit`);
   if (L.G * L.nv > MAX_ROW_VEC4S) r.push(`${L.G} rows x ${L.nv * 4} dims per lane is too many registers`);
   if (L.wgBytes > dev.limits.maxComputeWorkgroupStorageSize) r.push(`needs ${L.wgBytes} bytes of workgroup memory`);
+  if (c.half && !halfMathOk(d)) r.push('f16 math needs an f16 cache and f16 activations');
   return r;
 }
 
@@ -81,8 +91,10 @@ function decodeSpace(d: AttentionDims, dev: DeviceInfo): AttentionDecodeConfig[]
   for (const lpk of lpks) {
     for (const nw of [4, 8]) {
       for (const u of [4, 2, 8]) {
-        const c = { lpk, nw, u };
-        if (decodeConfigReasons(d, c, dev).length === 0) out.push(c);
+        for (const half of halfMathOk(d) ? [false, true] : [false]) {
+          const c = { lpk, nw, u, ...(half ? { half } : {}) };
+          if (decodeConfigReasons(d, c, dev).length === 0) out.push(c);
+        }
       }
     }
   }
@@ -91,19 +103,18 @@ function decodeSpace(d: AttentionDims, dev: DeviceInfo): AttentionDecodeConfig[]
 
 /**
  * Default: a key row split over as many lanes as take one 16-byte load each (up to the subgroup),
- * 4 subgroups, 4 keys in flight per lane; 8 on NVIDIA with an f16 cache. H200, batch 32 x 4096,
- * Llama-3.1-8B heads, split kernel alone (bench/attention-probe.ts, three runs): u 8 over u 4 read
- * KV +2.5..+8% at 256 keys per split (one run -1.5%), +2..+3.5% at 512, +5..+8% at 1024 (the
- * partitions the split policy picks for batch 32-64 x 4096-8192). The kernel is bound by the
- * SM's issue and latency, not by memory: the same config read 1905 and 1456 GB/s in two runs
- * (GPU clocks) while a loads-only edit stayed at ~2370.
+ * 4 subgroups, 4 keys in flight per lane; 8 on NVIDIA with an f16 cache; f32 math. H200, batch
+ * 32 x 4096, Llama-3.1-8B heads, split kernel alone at steady clocks (bench/attention-probe.ts,
+ * 1024 keys per split, one run): u 8 read 2599 GB/s, u 4 2036; f16 math 2429 (the K/V
+ * conversions it saves are not what limits the kernel); nw 2 2654, nw 8 with u 4 1964. The same
+ * run's edits show where the rest goes: loads only 3472 GB/s, no softmax 3018, no shuffles 2625.
  */
 function decodeDefault(d: AttentionDims, dev: DeviceInfo): AttentionDecodeConfig {
   const space = decodeSpace(d, dev);
   const chunks = d.headDim / KV_CHUNK[d.kv];
   const want = Math.min(dev.subgroupMaxSize, 1 << Math.floor(Math.log2(chunks)));
   const u = /nvidia/i.test(dev.vendor) && d.kv === 'f16' ? 8 : 4;
-  const pick = space.filter((c) => c.nw === 4 && c.u === u).sort((a, b) => Math.abs(Math.log2(a.lpk / want)) - Math.abs(Math.log2(b.lpk / want)))[0];
+  const pick = space.filter((c) => c.nw === 4 && c.u === u && !c.half).sort((a, b) => Math.abs(Math.log2(a.lpk / want)) - Math.abs(Math.log2(b.lpk / want)))[0];
   return pick ?? space[0] ?? { lpk: 1, nw: 1, u: 1 };
 }
 
@@ -125,7 +136,7 @@ export function buildDecodeProgram(d: AttentionDims, cfg: AttentionDecodeConfig,
   const L = decodeLayout(d, cfg, sg);
   const consts = { D: d.headDim, G: L.G, BLOCK_SIZE: d.blockSize, SG: sg, LPK: cfg.lpk, NW: cfg.nw, U: cfg.u, CH: L.ch };
   return {
-    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, enables: ['subgroups'], libs: [KV_LIBS[d.kv], attentionCommon, constsWgsl(consts)] }),
+    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, enables: ['subgroups'], libs: [KV_LIBS[d.kv], cfg.half ? mathF16 : mathF32, attentionCommon, constsWgsl(consts)] }),
     entryPoint: split ? 'main_split' : 'main',
     constants: {},
   };
@@ -133,7 +144,7 @@ export function buildDecodeProgram(d: AttentionDims, cfg: AttentionDecodeConfig,
 
 type DecodeSpec<S extends PagedAttentionShape> = KernelSpec<S, AttentionDecodeConfig>;
 const base = {
-  sources: [source, kvF32, kvF16, attentionCommon],
+  sources: [source, kvF32, kvF16, mathF32, mathF16, attentionCommon],
   uniforms: ATTN_UNIFORMS,
   space: (s: PagedAttentionShape, dev: DeviceInfo) => decodeSpace(s, dev),
   defaultConfig: (s: PagedAttentionShape, dev: DeviceInfo) => decodeDefault(s, dev),

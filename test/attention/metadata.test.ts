@@ -66,27 +66,34 @@ describe('MetadataBuilder', () => {
 describe('planSplits', () => {
   const tile = { tq: 1, tk: 32 };
   it('splits long contexts with few sequences, in multiples of the key tile', () => {
+    // the tiled grid: (1 tile + 1 sequence) x 8 kv heads = 16 workgroups, 16 splits reach 256
     const p = planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 1, numSeqs: 1, maxSeqLen: 32768 }, 8, tile);
-    expect(p.numSplits).toBe(32);
+    expect(p.numSplits).toBe(16);
     expect(p.partitionSize % 32).toBe(0);
     expect(p.numSplits * p.partitionSize).toBeGreaterThanOrEqual(32768);
   });
   it('does not split short contexts, big steps, or when disabled', () => {
-    expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 1, numSeqs: 1, maxSeqLen: 400 }, 8, tile).numSplits).toBe(1);
+    expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 1, numSeqs: 1, maxSeqLen: 200 }, 8, tile).numSplits).toBe(1);
     expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 500, numSeqs: 2, maxSeqLen: 9000 }, 8, tile).numSplits).toBe(1);
     expect(planSplits({ ...DEFAULT_SPLIT_POLICY, enabled: false }, { numTokens: 1, numSeqs: 1, maxSeqLen: 9000 }, 8, tile).numSplits).toBe(1);
     // already enough workgroups
     expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 64, numSeqs: 64, maxSeqLen: 9000 }, 32, tile).numSplits).toBe(1);
   });
   it("counts the caller's workgroups per split when its grid is not the tiled kernel's", () => {
-    // 32 decodes x 8 kv heads: the tiled grid has (32 + 32) x 8 = 512 workgroups, the decode
-    // kernel's 32 x 8 = 256, so it splits twice as finely (target 4096 workgroups).
-    const step = { numTokens: 32, numSeqs: 32, maxSeqLen: 4096 };
-    const tiled = planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile);
-    const decode = planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile, 32 * 8);
-    expect(tiled.numSplits).toBe(8);
-    expect(decode.numSplits).toBe(16);
-    expect(decode.partitionSize * decode.numSplits).toBeGreaterThanOrEqual(4096);
+    // 16 decodes x 8 kv heads: the tiled grid has (16 + 16) x 8 = 256 workgroups (the target:
+    // no split), the decode kernel's 16 x 8 = 128, so it splits in two.
+    const step = { numTokens: 16, numSeqs: 16, maxSeqLen: 2048 };
+    expect(planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile).numSplits).toBe(1);
+    const decode = planSplits(DEFAULT_SPLIT_POLICY, step, 8, tile, 16 * 8);
+    expect(decode.numSplits).toBe(2);
+    expect(decode.partitionSize * decode.numSplits).toBeGreaterThanOrEqual(2048);
+  });
+  it('cuts a long context below the target into pieces of at most maxPartitionSize keys', () => {
+    // 16 x 8 = 128 workgroups: 2 splits reach the target, but 8192 keys make 4 pieces of 2048
+    const p = planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 16, numSeqs: 16, maxSeqLen: 8192 }, 8, tile, 128);
+    expect(p).toEqual({ numSplits: 4, partitionSize: 2048 });
+    // at the target already: one piece however long
+    expect(planSplits(DEFAULT_SPLIT_POLICY, { numTokens: 32, numSeqs: 32, maxSeqLen: 8192 }, 8, tile, 256).numSplits).toBe(1);
   });
 });
 

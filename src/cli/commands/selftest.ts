@@ -13,6 +13,7 @@ Usage: wgllm selftest [options] [GPU options]
   --kernel ID           only kernels whose id contains ID (repeatable)
   --random N            random shapes per kernel and path (default 3)
   --seed N              seed for shapes and data (default 1234)
+  --all-configs         also run every config of each kernel's tuning space on one small shape
   --json FILE           also write every case's result as JSON
   --verbose             print every case, not only failures
 ${GPU_OPTIONS_HELP}
@@ -43,6 +44,7 @@ export async function selftestCommand(argv: string[]): Promise<number> {
     kernel: { type: 'string', multiple: true },
     random: { type: 'string' },
     seed: { type: 'string' },
+    'all-configs': { type: 'boolean' },
     json: { type: 'string' },
     verbose: { type: 'boolean' },
   });
@@ -75,6 +77,7 @@ export async function selftestCommand(argv: string[]): Promise<number> {
       acts,
       randomShapes,
       seed,
+      sweepConfigs: values['all-configs'] ?? false,
       ...(filters.length ? { filter: (id: string) => filters.some((f) => id.includes(f)) } : {}),
     });
     console.log(`\nrunning ${cases.length} kernel cases...`);
