@@ -81,6 +81,9 @@ export default defineConfig(({ mode }) => ({
                   '--enable-unsafe-webgpu',
                   '--use-webgpu-adapter=swiftshader',
                   '--enable-features=Vulkan',
+                  // as the Node platform does (src/platform/node/gpu.ts): workgroup memory zeroed by
+                  // the shader, which SwiftShader compiles far faster than the Vulkan extension's
+                  '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
                   '--no-sandbox',
                   '--disable-background-networking',
                   '--disable-component-update',
