@@ -4,10 +4,13 @@
  * bandwidth of the same run. Checks each timed config against the CPU reference on one shape.
  *   node bench/build.mjs bench/gemv-probe.ts && node bench/dist/gemv-probe.js [--formats q4_0,q8_0]
  *     [--m 1,8] [--act f16,f32] [--shapes q_proj,...] [--kernel split|int8|int8-pre] [--quick] [--out file.json]
+ *     [--only 'rb=4|8,wg=64' | --only default]
  * --kernel int8 times every config of matmul.gemv-int8's space (x quantized in the kernel)
  * instead; int8-pre those of matmul.gemv-int8-pre (x quantized beforehand: what the engine runs
  * for Q4_0/Q8_0/Q6_K on the f16 path, after matmul.quantize-x, whose time is not counted).
  * Formats: q4_0, q8_0, and for the int8 kernels q6_k (e.g. --formats q6_k --shapes lm_head).
+ * --only keeps the default and the configs whose every named field has one of the listed values
+ * (`default`: the default config alone), so that a device call times the few that matter.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     kernel: { type: 'string', default: 'split' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/gemv-probe.json' },
+    only: { type: 'string' },
   },
 });
 
@@ -59,6 +63,16 @@ const SHAPES: [string, number, number][] = [
 /** The config this file's kernels had as default before the 'pairs' kernel. */
 function oldDefault(shape: MatmulShape): MatmulGemvConfig {
   return { mode: 'split', wg: 128, rows: shape.N >= 4096 ? 2 : 1, mb: Math.min(4, shape.M), ppt: 4, reduce: 'subgroup' };
+}
+
+/** Whether --only keeps cfg (the default is always kept). */
+function kept(cfg: object, isDefault: boolean): boolean {
+  if (!args.only || isDefault) return true;
+  if (args.only === 'default') return false;
+  return args.only.split(',').every((clause) => {
+    const [key, values] = clause.split('=') as [string, string];
+    return values.split('|').includes(String((cfg as Record<string, unknown>)[key]));
+  });
 }
 
 function candidates(shape: MatmulShape, dflt: MatmulGemvConfig): MatmulGemvConfig[] {
@@ -94,7 +108,7 @@ async function main(): Promise<void> {
   const pre = args.kernel === 'int8-pre';
   const spec = (pre ? matmulGemvInt8PreSpec : int8 ? matmulGemvInt8Spec : matmulGemvSpec) as never as typeof matmulGemvSpec;
   const cand = (shape: MatmulShape, dflt: MatmulGemvConfig): MatmulGemvConfig[] =>
-    int8 ? [dflt, ...(spec.space(shape, dev) as MatmulGemvConfig[]).filter((c) => JSON.stringify(c) !== JSON.stringify(dflt))] : candidates(shape, dflt);
+    (int8 ? [dflt, ...(spec.space(shape, dev) as MatmulGemvConfig[]).filter((c) => JSON.stringify(c) !== JSON.stringify(dflt))] : candidates(shape, dflt)).filter((c) => kept(c, c === dflt));
   for (const act of acts) {
     for (const format of formats) {
       for (const M of Ms) {
