@@ -92,11 +92,13 @@ function space(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config[] {
   // More rows of x per pass than M only repeats work.
   const mbs = [1, 2, 4].filter((mb) => mb <= bucket(shape.M));
   for (const mb of mbs) {
-    // 32 rows per workgroup and 4 rows' loads at a time never won on the H200 sweep (within noise
-    // at best): left out, so that the conformance sweep over the space stays short.
+    // 32 rows per workgroup never won on the H200 sweep (within noise at best), nor 8 rows' loads
+    // at a time (Q4_0, M = 1: gate_proj 2374 GB/s against 2553 with 4, down_proj 1395 / 1771 at
+    // 8 rows): left out, so that the conformance sweep over the space stays short. 2 rows: the
+    // most workgroups, for Q4_0 at one row of x (see defaultConfig).
     for (const wg of workgroupSizes(dev, 32, 256)) {
-      for (const rows of [16, 8, 4]) {
-        for (const rb of [2, 1]) {
+      for (const rows of [16, 8, 4, 2]) {
+        for (const rb of [4, 2, 1]) {
           for (const reduce of reduces) {
             const c = { wg, rows, mb, rb, reduce };
             if (fits(shape, c, dev)) out.push(c);
@@ -128,8 +130,20 @@ const int8Base = {
     // time for Q4_0, two for Q8_0 (within the noise of the alternatives).
     // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W.
     // Q6_K (21 words a pair, close to Q8_0's 17): Q8_0's two rows' loads at a time, untimed.
+    // Q4_0, one row of x: the above (8-16 rows, one row's loads at a time) left the memory idle,
+    // 9 words in flight per invocation and few invocations (Q4_0 moved half of Q8_0's bytes in
+    // the same time). Now up to 4 rows' loads at a time, and fewer rows per workgroup (more
+    // workgroups) up to 8192 outputs: 2 where an invocation has one pair per row (K <= 64 * wg),
+    // else 4; 8 beyond. H200, same call, steady clocks, torch copy 4290 GB/s read+write, old
+    // default -> new (the others timed): gate_proj 14336 x 4096 1568 -> 2540 GB/s (rows 4: 2376,
+    // rows 2: 2443), down_proj 4096 x 14336 1531 -> 2526 (rows 8: 1778, rows 2: 1548), q_proj
+    // 4096 x 4096 1178 -> 1500 (rows 4: 1367); wg 128 or 256 were slower on all three.
     const mb = Math.min(4, bucket(shape.M));
-    const want = { wg: 64, rows: mb > 1 || shape.N <= 8192 ? 8 : 16, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
+    const q4One = shape.weight === 'q4_0' && mb === 1;
+    const q4Rows = shape.N > 8192 ? 8 : pairsPerLane(shape, 64) === 1 ? 2 : 4;
+    const want = q4One
+      ? { wg: 64, rows: q4Rows, mb, rb: Math.min(4, q4Rows) }
+      : { wg: 64, rows: mb > 1 || shape.N <= 8192 ? 8 : 16, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
     const s = space(shape, dev);
     return (
       s.find((c) => c.wg === want.wg && c.rows === want.rows && c.mb === want.mb && c.rb === want.rb) ??
