@@ -3,6 +3,7 @@ import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { serveModels } from './demo/serve-models.js';
+import { DAWN_TOGGLES } from './src/platform/node/gpu.js';
 
 /**
  * One config for the three things Vite does here:
@@ -81,9 +82,10 @@ export default defineConfig(({ mode }) => ({
                   '--enable-unsafe-webgpu',
                   '--use-webgpu-adapter=swiftshader',
                   '--enable-features=Vulkan',
-                  // as the Node platform does (src/platform/node/gpu.ts): workgroup memory zeroed by
-                  // the shader, which SwiftShader compiles far faster than the Vulkan extension's
-                  '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
+                  // the Node platform's Dawn toggles, so both projects run the same WebGPU (among
+                  // them: workgroup memory zeroed by the shader, which SwiftShader compiles far
+                  // faster than the Vulkan extension's initializer)
+                  ...DAWN_TOGGLES.map((t) => `--${t}`),
                   '--no-sandbox',
                   '--disable-background-networking',
                   '--disable-component-update',
