@@ -139,9 +139,11 @@ function reference(q: Float32Array, k: Float32Array, v: Float32Array, bt: Uint32
   for (let s = 0; s < batch; s++) {
     for (let h = 0; h < H; h++) {
       const qo = (s * H + h) * D;
+      // where key j of this row's kv head starts in the repeated chunk
+      const at = (j: number) => (((bt[s * per + Math.floor(j / BS)]! * KH + Math.floor(h / G)) * BS + (j % BS)) * D) % chunkElems;
       let m = -Infinity;
       for (let j = 0; j < context; j++) {
-        const base = (((bt[s * per + Math.floor(j / BS)]! * KH + Math.floor(h / G)) * BS + (j % BS)) * D) % chunkElems;
+        const base = at(j);
         let t = 0;
         for (let i = 0; i < D; i++) t += q[qo + i]! * k[base + i]!;
         sc[j] = t * scale;
@@ -152,7 +154,7 @@ function reference(q: Float32Array, k: Float32Array, v: Float32Array, bt: Uint32
       for (let j = 0; j < context; j++) {
         const p = Math.exp(sc[j]! - m);
         l += p;
-        const base = (((bt[s * per + Math.floor(j / BS)]! * KH + Math.floor(h / G)) * BS + (j % BS)) * D) % chunkElems;
+        const base = at(j);
         for (let i = 0; i < D; i++) acc[i] = acc[i]! + p * v[base + i]!;
       }
       for (let i = 0; i < D; i++) out[qo + i] = acc[i]! / l;
