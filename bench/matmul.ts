@@ -55,9 +55,10 @@ const { values: args } = parseArgs({
     paths: { type: 'string' },
     act: { type: 'string' },
     m: { type: 'string' },
-    check: { type: 'string', default: 'on' }, // on | off | configs (also every config of every space)
+    check: { type: 'string', default: 'on' }, // on | defaults (no config sweep) | off | configs (also every config of every space)
     'check-kernels': { type: 'string' }, // only these conformance kernels (ids, comma-separated; default every matmul.*)
     tune: { type: 'string', default: '0' }, // time up to N configs of the space per case, report the best
+    'tune-where': { type: 'string' }, // JSON object: tune only configs whose fields equal these, e.g. '{"mma":[16,16,16]}'
     l2: { type: 'string' }, // MiB of weight copies a decode timing rotates over (defeats the L2 cache)
     out: { type: 'string' },
     torch: { type: 'string', default: 'auto' }, // auto (python3 if it imports torch) | off | an interpreter
@@ -160,6 +161,12 @@ async function benchCase(
   }
 }
 
+/** --tune-where: a config is tuned when each listed field equals the given value. */
+function tuneWhere(cfg: Record<string, unknown>): boolean {
+  const where = args['tune-where'] ? (JSON.parse(args['tune-where']) as Record<string, unknown>) : {};
+  return Object.entries(where).every(([k, v]) => JSON.stringify(cfg[k]) === JSON.stringify(v));
+}
+
 async function main(): Promise<void> {
   const ctx = await acquireGpu(createNodePlatform());
   const dev = ctx.info;
@@ -176,7 +183,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
 
   if (args.check !== 'off') {
-    const cases = conformanceCases(dev, { acts: ['f32', 'f16'], randomShapes: quick ? 1 : 3, sweepConfigs: !quick, filter: (id) => (args['check-kernels'] ? args['check-kernels'].split(',').includes(id) : id.startsWith('matmul.')) });
+    const cases = conformanceCases(dev, { acts: ['f32', 'f16'], randomShapes: quick ? 1 : 3, sweepConfigs: !quick && args.check !== 'defaults', filter: (id) => (args['check-kernels'] ? args['check-kernels'].split(',').includes(id) : id.startsWith('matmul.')) });
     const results = await runConformance(ctx, cases);
     const failed = results.filter((r) => !r.passed);
     console.log(`check: ${results.length} cases, ${failed.length} failed`);
@@ -223,7 +230,7 @@ async function main(): Promise<void> {
                 const row: Row = { ...base, config, ms, ...stats(ms) };
                 if (tune > 0) {
                   let best = { config, ms };
-                  for (const cfg of (spec.space(shape, dev) as unknown[]).slice(0, tune)) {
+                  for (const cfg of (spec.space(shape, dev) as Record<string, unknown>[]).filter(tuneWhere).slice(0, tune)) {
                     const t = await benchCase(ctx, timer, spec, shape, w, x, y, cfg, quick).catch(() => Infinity);
                     if (t < best.ms) best = { config: cfg, ms: t };
                   }

@@ -18,8 +18,9 @@ run() { bash .gpu/run.sh node "$@"; }
 same=(--batches 1,8,32,64 --gen 64 --prompts 128,512,2048 --concurrency 32)
 
 if [ "$only" = all ] || [ "$only" = engine ]; then
-# The check covers the matmul kernels the engine runs on this adapter (gemm only serves f32 there).
-timeout 240 bash .gpu/run.sh node bench/dist/matmul.js --check on --check-kernels matmul.gemv,matmul.gemv-int8,matmul.gemv-int8-pre,matmul.tensor \
+# The check covers the matmul kernels the engine runs on this adapter (gemm only serves f32 there),
+# at their default configs (the full config sweep is `wgllm selftest --all-configs`: minutes).
+timeout 240 bash .gpu/run.sh node bench/dist/matmul.js --check defaults --check-kernels matmul.gemv,matmul.gemv-int8,matmul.gemv-int8-pre,matmul.tensor \
   --models llama-3.1-8b --formats q4_0 --paths tensor \
   --m 32 --shapes q_proj --torch off --out "$out/matmul-check.json" >"$out/check.log" 2>&1
 if ! grep -q "^check: .* 0 failed" "$out/check.log"; then
@@ -27,7 +28,7 @@ if ! grep -q "^check: .* 0 failed" "$out/check.log"; then
   tail -20 "$out/check.log"
   exit 1
 fi
-run bench/dist/gen-model.js --model llama-3.1-8b --format Q4_0 --out /tmp/l8b.gguf --tokenizer .tokcarry/tokenizer.json || exit 1
+[ -s /tmp/l8b.gguf ] || run bench/dist/gen-model.js --model llama-3.1-8b --format Q4_0 --out /tmp/l8b.gguf --tokenizer .tokcarry/tokenizer.json || exit 1
 timeout 200 bash .gpu/run.sh node bench/dist/engine.js --model /tmp/l8b.gguf --act f16 "${same[@]}" --out "$out/engine.json" >"$out/engine.log" 2>&1
 bash bench/peer/unpack.sh >/dev/null &&
   timeout 200 bash .gpu/run.sh node bench/dist/llama-cpp.js --model /tmp/l8b.gguf "${same[@]}" --out "$out/llama-cpp.json" >"$out/llama.log" 2>&1

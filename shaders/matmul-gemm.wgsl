@@ -6,68 +6,124 @@
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K }
-// Prelude: act_t; Params; consts TM and TN (generated: they size register arrays); an x reader;
-// a weight reader (+ dequant-bytes for block formats).
-// Grid: (ceil(N / BN), ceil(M / BM)); one workgroup computes a BM x BN tile of y. Per step of BK
-// columns it stages x[BM, BK] and W[BN, BK] in workgroup memory as f32 (W dequantized while it
-// is loaded, so each weight is decoded once per workgroup, never expanded in GPU memory), then
-// each invocation accumulates a TM x TN sub-tile: rows ty + i*(BM/TM), columns tx + j*(BN/TN)
-// (strided, so that neighbouring invocations read neighbouring workgroup-memory words).
-// Tunables: BM, BN, BK (overrides; BK a multiple of 4), TM, TN; WG = (BM/TM) * (BN/TN).
+// Prelude: act_t; Params; consts BM, BN, BK, TM, TN (generated: they size register arrays); an x
+// reader; a weight reader (+ dequant-bytes for block formats).
+// Grid: (ceil(N / BN), ceil(M / BM)); one workgroup computes a BM x BN tile of y, with
+// WG = (BM / TM) * (BN / TN) invocations. Per step of BK columns it stages x[BM, BK] and
+// W[BN, BK] in workgroup memory as f32, transposed (k-major), W dequantized while loaded (each
+// weight decoded once per workgroup, never expanded in GPU memory); then each invocation
+// accumulates a TM x TN sub-tile.
+// Layout choices (each measured to matter on NVIDIA; see bench/README.md):
+// - Staging: an invocation loads a 4 x 4 block (4 rows, 4 consecutive columns: one x_vec4 /
+//   w_quad per row; neighbouring invocations take neighbouring column quads, so loads
+//   coalesce), transposes it in registers and writes 4 vec4 words (one per column), not 16
+//   scalars. The next step's blocks are loaded into registers before the current step's
+//   products, so global latency hides behind the FMAs.
+// - Products: the sub-tile is TM/4 x TN/4 groups of 4 x 4, at rows 4 * (ty + g * BM/TM) + 0..3
+//   and columns 4 * (tx + g * BN/TN) + 0..3: every workgroup-memory read is a vec4, and the
+//   invocations of a subgroup read consecutive (or broadcast) words, without bank conflicts.
+// Tunables: BM, BN (multiples of TM, TN), BK (a multiple of 4), TM, TN (4 or 8).
 // Precision: f32 tiles, f32 products and sums; only x and y storage is act_t.
 
-override BM: u32 = 64;
-override BN: u32 = 64;
-override BK: u32 = 16;
-override WG: u32 = (BM / TM) * (BN / TN);
+const WG = (BM / TM) * (BN / TN);
+const BK4 = BK / 4u;
+const XB = (BM / 4u) * BK4; // 4 x 4 blocks of the x tile
+const WB = (BN / 4u) * BK4; // and of the W tile
+const NXB = (XB + WG - 1u) / WG; // blocks each invocation stages per step
+const NWB = (WB + WG - 1u) / WG;
 const X_BINDING = 0u;
 const W_BINDING = 1u;
+const NONE = 0xffffffffu;
 
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<act_t>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-var<workgroup> xs: array<f32, BK * BM>; // [BK, BM] f32: x tile, transposed
-var<workgroup> ws: array<f32, BK * BN>; // [BK, BN] f32: W tile, transposed, dequantized
+var<workgroup> xs: array<vec4f, BK * BM / 4u>; // [BK, BM / 4] x tile, transposed: 4 rows a word
+var<workgroup> ws: array<vec4f, BK * BN / 4u>; // [BK, BN / 4] W tile, transposed, dequantized
+
+// One step's blocks of this invocation, rows of each block in turn: [block][row] -> 4 columns.
+struct Staged {
+  x: array<vec4f, NXB * 4u>,
+  w: array<vec4f, NWB * 4u>,
+}
+
+fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32) -> Staged {
+  var st: Staged;
+  for (var j = 0u; j < NXB; j++) {
+    let b = lid + j * WG;
+    let r = (b / BK4) * 4u;
+    let c = k0 + (b % BK4) * 4u;
+    for (var e = 0u; e < 4u; e++) {
+      var v = vec4f(0.0);
+      if (b < XB && m0 + r + e < params.M && c < params.K) { v = x_vec4(m0 + r + e, c); }
+      st.x[j * 4u + e] = v;
+    }
+  }
+  for (var j = 0u; j < NWB; j++) {
+    let b = lid + j * WG;
+    let r = (b / BK4) * 4u;
+    let c = k0 + (b % BK4) * 4u;
+    for (var e = 0u; e < 4u; e++) {
+      var v = vec4f(0.0);
+      if (b < WB && n0 + r + e < params.N && c < params.K) { v = w_quad(n0 + r + e, c >> 2u); }
+      st.w[j * 4u + e] = v;
+    }
+  }
+  return st;
+}
+
+// Registers -> the transposed tiles: column c of a block is one vec4 (its 4 rows).
+fn gemm_store(lid: u32, st: ptr<function, Staged>) {
+  for (var j = 0u; j < NXB; j++) {
+    let b = lid + j * WG;
+    if (b < XB) {
+      let o = (b % BK4) * 4u * (BM / 4u) + b / BK4;
+      let r0 = (*st).x[j * 4u];
+      let r1 = (*st).x[j * 4u + 1u];
+      let r2 = (*st).x[j * 4u + 2u];
+      let r3 = (*st).x[j * 4u + 3u];
+      xs[o] = vec4f(r0.x, r1.x, r2.x, r3.x);
+      xs[o + BM / 4u] = vec4f(r0.y, r1.y, r2.y, r3.y);
+      xs[o + 2u * (BM / 4u)] = vec4f(r0.z, r1.z, r2.z, r3.z);
+      xs[o + 3u * (BM / 4u)] = vec4f(r0.w, r1.w, r2.w, r3.w);
+    }
+  }
+  for (var j = 0u; j < NWB; j++) {
+    let b = lid + j * WG;
+    if (b < WB) {
+      let o = (b % BK4) * 4u * (BN / 4u) + b / BK4;
+      let r0 = (*st).w[j * 4u];
+      let r1 = (*st).w[j * 4u + 1u];
+      let r2 = (*st).w[j * 4u + 2u];
+      let r3 = (*st).w[j * 4u + 3u];
+      ws[o] = vec4f(r0.x, r1.x, r2.x, r3.x);
+      ws[o + BN / 4u] = vec4f(r0.y, r1.y, r2.y, r3.y);
+      ws[o + 2u * (BN / 4u)] = vec4f(r0.z, r1.z, r2.z, r3.z);
+      ws[o + 3u * (BN / 4u)] = vec4f(r0.w, r1.w, r2.w, r3.w);
+    }
+  }
+}
 
 fn gemm_tile(wid: vec3u, lid: u32) -> array<f32, TM * TN> {
   let n0 = wid.x * BN;
   let m0 = wid.y * BM;
   let tx = lid % (BN / TN);
   let ty = lid / (BN / TN);
-  let kq = BK / 4u; // quads per tile row
-  var acc: array<f32, TM * TN>;
+  var acc = array<f32, TM * TN>();
+  var st = gemm_load(n0, m0, lid, 0u);
   for (var k0 = 0u; k0 < params.K; k0 += BK) {
-    // Adjacent invocations take adjacent quads of one row: the global loads coalesce.
-    for (var i = lid; i < BM * kq; i += WG) {
-      let r = i / kq;
-      let c = (i % kq) * 4u;
-      var v = vec4f(0.0);
-      if (m0 + r < params.M && k0 + c < params.K) { v = x_vec4(m0 + r, k0 + c); }
-      xs[c * BM + r] = v.x;
-      xs[(c + 1u) * BM + r] = v.y;
-      xs[(c + 2u) * BM + r] = v.z;
-      xs[(c + 3u) * BM + r] = v.w;
-    }
-    for (var i = lid; i < BN * kq; i += WG) {
-      let r = i / kq;
-      let c = (i % kq) * 4u;
-      var v = vec4f(0.0);
-      if (n0 + r < params.N && k0 + c < params.K) { v = w_quad(n0 + r, (k0 + c) >> 2u); }
-      ws[c * BN + r] = v.x;
-      ws[(c + 1u) * BN + r] = v.y;
-      ws[(c + 2u) * BN + r] = v.z;
-      ws[(c + 3u) * BN + r] = v.w;
-    }
+    gemm_store(lid, &st);
     workgroupBarrier();
+    if (k0 + BK < params.K) { st = gemm_load(n0, m0, lid, k0 + BK); } // in flight during the FMAs
     for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, TM>;
-      var b: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { a[i] = xs[kk * BM + ty + i * (BM / TM)]; }
-      for (var j = 0u; j < TN; j++) { b[j] = ws[kk * BN + tx + j * (BN / TN)]; }
+      var a: array<vec4f, TM / 4u>;
+      var b: array<vec4f, TN / 4u>;
+      for (var g = 0u; g < TM / 4u; g++) { a[g] = xs[kk * (BM / 4u) + ty + g * (BM / TM)]; }
+      for (var g = 0u; g < TN / 4u; g++) { b[g] = ws[kk * (BN / 4u) + tx + g * (BN / TN)]; }
       for (var i = 0u; i < TM; i++) {
         for (var j = 0u; j < TN; j++) {
-          acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
+          acc[i * TN + j] = fma(a[i / 4u][i % 4u], b[j / 4u][j % 4u], acc[i * TN + j]);
         }
       }
     }
@@ -76,11 +132,11 @@ fn gemm_tile(wid: vec3u, lid: u32) -> array<f32, TM * TN> {
   return acc;
 }
 
-// y index of sub-tile element (i, j) of invocation lid, or 0xffffffff when outside [M, N].
+// (y index, n) of sub-tile element (i, j) of invocation lid; y index NONE when outside [M, N].
 fn gemm_out(wid: vec3u, lid: u32, i: u32, j: u32) -> vec2u {
-  let m = wid.y * BM + lid / (BN / TN) + i * (BM / TM);
-  let n = wid.x * BN + lid % (BN / TN) + j * (BN / TN);
-  return select(vec2u(0xffffffffu), vec2u(m * params.N + n, n), m < params.M && n < params.N);
+  let m = wid.y * BM + 4u * (lid / (BN / TN) + (i / 4u) * (BM / TM)) + i % 4u;
+  let n = wid.x * BN + 4u * (lid % (BN / TN) + (j / 4u) * (BN / TN)) + j % 4u;
+  return select(vec2u(NONE), vec2u(m * params.N + n, n), m < params.M && n < params.N);
 }
 
 @compute @workgroup_size(WG)
@@ -89,7 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var i = 0u; i < TM; i++) {
     for (var j = 0u; j < TN; j++) {
       let o = gemm_out(wid, lid, i, j);
-      if (o.x != 0xffffffffu) { y[o.x] = act_t(acc[i * TN + j]); }
+      if (o.x != NONE) { y[o.x] = act_t(acc[i * TN + j]); }
     }
   }
 }
@@ -100,7 +156,7 @@ fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   for (var i = 0u; i < TM; i++) {
     for (var j = 0u; j < TN; j++) {
       let o = gemm_out(wid, lid, i, j);
-      if (o.x != 0xffffffffu) { y[o.x] = act_t(acc[i * TN + j] + bias[o.y]); }
+      if (o.x != NONE) { y[o.x] = act_t(acc[i * TN + j] + bias[o.y]); }
     }
   }
 }

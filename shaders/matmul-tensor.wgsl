@@ -11,7 +11,7 @@
 // Prelude: enables; act_t; Params; generated consts SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size); an x reader and its f16 staging reader (x_half4); a
+// SG_SIZE (the adapter's subgroup size), DB (0 or 1); an x reader and its f16 staging reader (x_half4); a
 // weight reader and its f16 staging reader (w_half4: f16 and Q4_0/Q8_0 decode straight to
 // halves; without it each staged value went f16 -> f32 -> f16, and on NVIDIA conversions run at
 // 1/8 of the FMA rate).
@@ -30,8 +30,9 @@
 // that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
-// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or 4), the
-// matrix config.
+// DB = 1 double-buffers the staged tiles (one barrier per step instead of two).
+// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or 4), DB,
+// the matrix config.
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
 
@@ -51,8 +52,8 @@ const NONE = 0xffffffffu;
 @group(0) @binding(3) var<storage, read_write> y: array<act_t>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-var<workgroup> xt: array<f16, BM * XS>;              // [BM, XS] f16: x tile, row-major
-var<workgroup> wt: array<f16, BN * XS>;              // [BN, XS] f16: W tile (= B column-major)
+var<workgroup> xt: array<f16, (1u + DB) * BM * XS>; // [1 + DB][BM, XS] f16: x tiles, row-major
+var<workgroup> wt: array<f16, (1u + DB) * BN * XS>; // [1 + DB][BN, XS] f16: W tiles (= B column-major)
 var<workgroup> ct: array<f32, SG_M * SG_N * SM * SN>; // [subgroups, SM, SN] f32: epilogue staging
 
 alias L = subgroup_matrix_left<f16, SK, SM>;
@@ -99,13 +100,13 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32) -> Staged {
   return st;
 }
 
-// Registers -> the f16 tiles in workgroup memory.
-fn tc_store(lid: u32, st: ptr<function, Staged>) {
+// Registers -> the f16 tiles of staging buffer `buf` in workgroup memory.
+fn tc_store(lid: u32, st: ptr<function, Staged>, buf: u32) {
   for (var j = 0u; j < NXQ; j++) {
     let i = lid + j * WG;
     if (i < BM * KQ) {
       let h = (*st).x[j];
-      let o = (i / KQ) * XS + (i % KQ) * 4u;
+      let o = buf * BM * XS + (i / KQ) * XS + (i % KQ) * 4u;
       xt[o] = h.x;
       xt[o + 1u] = h.y;
       xt[o + 2u] = h.z;
@@ -116,7 +117,7 @@ fn tc_store(lid: u32, st: ptr<function, Staged>) {
     let i = lid + j * WG;
     if (i < BN * KQ) {
       let h = (*st).w[j];
-      let o = (i / KQ) * XS + (i % KQ) * 4u;
+      let o = buf * BN * XS + (i / KQ) * XS + (i % KQ) * 4u;
       wt[o] = h.x;
       wt[o + 1u] = h.y;
       wt[o + 2u] = h.z;
@@ -125,60 +126,83 @@ fn tc_store(lid: u32, st: ptr<function, Staged>) {
   }
 }
 
+// The products of one staged step, whose tiles start at xo (in xt) and wo (in wt).
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
-fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
+fn tc_step(acc: ptr<function, Acc>, lid: u32, xo: u32, wo: u32) {
   let sg = lid / SG_SIZE;
-  let rb = (sg / SG_N) * TI * SM; // this subgroup's first row in the tile
-  let cb = (sg % SG_N) * TJ * SN; // and first column
-  var st = tc_load(wid, lid, 0u);
-  for (var k0 = 0u; k0 < params.K; k0 += BK) {
-    tc_store(lid, &st);
-    workgroupBarrier();
-    if (k0 + BK < params.K) { st = tc_load(wid, lid, k0 + BK); } // in flight during the products
-    for (var kk = 0u; kk < BK; kk += SK) {
-      let b0 = subgroupMatrixLoad<R, col_major>(&wt, cb * XS + kk, XS);
-      var b1 = b0;
-      var b2 = b0;
-      var b3 = b0;
-      if (TJ > 1u) { b1 = subgroupMatrixLoad<R, col_major>(&wt, (cb + SN) * XS + kk, XS); }
+  let rb = xo + (sg / SG_N) * TI * SM * XS; // this subgroup's first row in the x tile
+  let cb = wo + (sg % SG_N) * TJ * SN * XS; // and in the W tile
+  for (var kk = 0u; kk < BK; kk += SK) {
+    let b0 = subgroupMatrixLoad<R, col_major>(&wt, cb + kk, XS);
+    var b1 = b0;
+    var b2 = b0;
+    var b3 = b0;
+    if (TJ > 1u) { b1 = subgroupMatrixLoad<R, col_major>(&wt, cb + SN * XS + kk, XS); }
+    if (TJ > 2u) {
+      b2 = subgroupMatrixLoad<R, col_major>(&wt, cb + 2u * SN * XS + kk, XS);
+      b3 = subgroupMatrixLoad<R, col_major>(&wt, cb + 3u * SN * XS + kk, XS);
+    }
+    var a = subgroupMatrixLoad<L, row_major>(&xt, rb + kk, XS);
+    (*acc).c00 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c00);
+    if (TJ > 1u) { (*acc).c01 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c01); }
+    if (TJ > 2u) {
+      (*acc).c02 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c02);
+      (*acc).c03 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c03);
+    }
+    if (TI > 1u) {
+      a = subgroupMatrixLoad<L, row_major>(&xt, rb + SM * XS + kk, XS);
+      (*acc).c10 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c10);
+      if (TJ > 1u) { (*acc).c11 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c11); }
       if (TJ > 2u) {
-        b2 = subgroupMatrixLoad<R, col_major>(&wt, (cb + 2u * SN) * XS + kk, XS);
-        b3 = subgroupMatrixLoad<R, col_major>(&wt, (cb + 3u * SN) * XS + kk, XS);
-      }
-      var a = subgroupMatrixLoad<L, row_major>(&xt, rb * XS + kk, XS);
-      (*acc).c00 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c00);
-      if (TJ > 1u) { (*acc).c01 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c01); }
-      if (TJ > 2u) {
-        (*acc).c02 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c02);
-        (*acc).c03 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c03);
-      }
-      if (TI > 1u) {
-        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + SM) * XS + kk, XS);
-        (*acc).c10 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c10);
-        if (TJ > 1u) { (*acc).c11 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c11); }
-        if (TJ > 2u) {
-          (*acc).c12 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c12);
-          (*acc).c13 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c13);
-        }
-      }
-      if (TI > 2u) {
-        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + 2u * SM) * XS + kk, XS);
-        (*acc).c20 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c20);
-        if (TJ > 1u) { (*acc).c21 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c21); }
-        if (TJ > 2u) {
-          (*acc).c22 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c22);
-          (*acc).c23 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c23);
-        }
-        a = subgroupMatrixLoad<L, row_major>(&xt, (rb + 3u * SM) * XS + kk, XS);
-        (*acc).c30 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c30);
-        if (TJ > 1u) { (*acc).c31 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c31); }
-        if (TJ > 2u) {
-          (*acc).c32 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c32);
-          (*acc).c33 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c33);
-        }
+        (*acc).c12 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c12);
+        (*acc).c13 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c13);
       }
     }
+    if (TI > 2u) {
+      a = subgroupMatrixLoad<L, row_major>(&xt, rb + 2u * SM * XS + kk, XS);
+      (*acc).c20 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c20);
+      if (TJ > 1u) { (*acc).c21 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c21); }
+      if (TJ > 2u) {
+        (*acc).c22 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c22);
+        (*acc).c23 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c23);
+      }
+      a = subgroupMatrixLoad<L, row_major>(&xt, rb + 3u * SM * XS + kk, XS);
+      (*acc).c30 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c30);
+      if (TJ > 1u) { (*acc).c31 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c31); }
+      if (TJ > 2u) {
+        (*acc).c32 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c32);
+        (*acc).c33 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c33);
+      }
+    }
+  }
+}
+
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
+  var st = tc_load(wid, lid, 0u);
+  if (DB == 0u) {
+    // One staging buffer: store, wait, products, wait (the next step overwrites the tiles).
+    for (var k0 = 0u; k0 < params.K; k0 += BK) {
+      tc_store(lid, &st, 0u);
+      workgroupBarrier();
+      if (k0 + BK < params.K) { st = tc_load(wid, lid, k0 + BK); } // in flight during the products
+      tc_step(acc, lid, 0u, 0u);
+      workgroupBarrier();
+    }
+  } else {
+    // Two staging buffers: step s computes on buffer s % 2 while the next step is stored into the
+    // other one, whose last readers finished before the previous barrier: one barrier per step.
+    tc_store(lid, &st, 0u);
     workgroupBarrier();
+    var s = 0u;
+    for (var k0 = 0u; k0 < params.K; k0 += BK) {
+      let next = k0 + BK < params.K;
+      if (next) { st = tc_load(wid, lid, k0 + BK); }
+      tc_step(acc, lid, (s & 1u) * BM * XS, (s & 1u) * BN * XS);
+      if (next) { tc_store(lid, &st, (s + 1u) & 1u); }
+      workgroupBarrier();
+      s++;
+    }
   }
 }
 

@@ -9,9 +9,17 @@ export function align4(n: number): number {
 
 export const STORAGE_USAGE = GPUBufferUsageConst.STORAGE | GPUBufferUsageConst.COPY_DST | GPUBufferUsageConst.COPY_SRC;
 
+/**
+ * Bytes past the end of every storage buffer: block-format weight readers assemble a field from
+ * the two words it straddles and may load the word after a tensor's last byte (its value unused).
+ * With Dawn's robustness off (Node, platform/node/gpu.ts) that load must still land in the buffer.
+ */
+export const STORAGE_SLACK_BYTES = 16;
+
 export function createBuffer(ctx: GpuContext, byteSize: number, label: string, usage = STORAGE_USAGE): GPUBuffer {
   ctx.assertAlive();
-  const size = Math.max(4, align4(byteSize));
+  const slack = usage & GPUBufferUsageConst.STORAGE ? STORAGE_SLACK_BYTES : 0;
+  const size = Math.max(4, align4(byteSize)) + slack;
   if (size > ctx.info.limits.maxBufferSize) {
     throw new WgllmError(
       'out_of_memory',

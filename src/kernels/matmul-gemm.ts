@@ -24,18 +24,21 @@ export interface MatmulGemmConfig {
   bn: number;
   /** columns of K staged per step (a multiple of 4) */
   bk: number;
-  /** rows of the sub-tile one invocation accumulates */
+  /** rows of the sub-tile one invocation accumulates (4 or 8) */
   tm: number;
-  /** columns of the sub-tile one invocation accumulates */
+  /** columns of the sub-tile one invocation accumulates (4 or 8) */
   tn: number;
 }
 
-/** (bm, bn, tm, tn) shapes worth trying: 64 to 256 invocations, up to 64 accumulators each. */
+/**
+ * (bm, bn, tm, tn) shapes worth trying: 64 to 256 invocations, 16 to 64 accumulators each (the
+ * kernel reads workgroup memory in vec4s, so tm and tn are multiples of 4).
+ */
 const TILES: readonly [number, number, number, number][] = [
-  [16, 64, 2, 4],
-  [32, 32, 2, 2],
+  [16, 64, 4, 4],
   [32, 32, 4, 4],
   [32, 64, 4, 4],
+  [32, 128, 4, 8],
   [64, 64, 4, 4],
   [64, 64, 8, 4],
   [64, 64, 8, 8],
@@ -81,9 +84,13 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   },
 
   defaultConfig(shape, dev) {
-    // Small M: short tiles, so fewer rows of x are computed and thrown away.
-    const pick = shape.M <= 16 ? [16, 64, 2, 4] : shape.M <= 32 ? [32, 64, 4, 4] : [64, 64, 4, 4];
-    const [bm, bn, tm, tn] = pick as [number, number, number, number];
+    // Small M: short tiles, so fewer rows of x are computed and thrown away. Larger M: the
+    // largest tile (most reuse per staged word) that still gives the GPU a few hundred
+    // workgroups, so that every multiprocessor has more than one to switch between.
+    const candidates: [number, number, number, number][] =
+      shape.M <= 16 ? [[16, 64, 4, 4]] : shape.M <= 32 ? [[32, 64, 4, 4]] : [[128, 128, 8, 8], [64, 128, 4, 8], [64, 64, 4, 4], [32, 64, 4, 4]];
+    const tiles = (bm: number, bn: number) => Math.ceil(shape.N / bn) * Math.ceil(shape.M / bm);
+    const [bm, bn, tm, tn] = candidates.find(([bm, bn]) => tiles(bm, bn) >= 256) ?? candidates[candidates.length - 1]!;
     const cfg = { bm, bn, bk: 16, tm, tn };
     if (fits(cfg, shape, dev)) return cfg;
     return { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 };
@@ -94,10 +101,10 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
       source: composeWgsl(source, {
         act: shape.act,
         uniforms: MATMUL_UNIFORMS,
-        libs: [constsWgsl({ TM: cfg.tm, TN: cfg.tn }), xLib(shape.K), ...weightLibs(shape.weight, shape.K)],
+        libs: [constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn }), xLib(shape.K), ...weightLibs(shape.weight, shape.K)],
       }),
       entryPoint: matmulEntryPoint(shape),
-      constants: { BM: cfg.bm, BN: cfg.bn, BK: cfg.bk },
+      constants: {},
     };
   },
 

@@ -30,6 +30,8 @@ export interface MatmulTensorConfig {
   bk: number;
   /** halves of padding per staged row (against workgroup-memory bank conflicts) */
   pad: number;
+  /** 1: two staging buffers, one barrier per step (absent: 0) */
+  db?: number;
 }
 
 /** The device's subgroup-matrix configs this kernel can use: f16 operands, f32 results. */
@@ -44,7 +46,7 @@ export function tensorTile(cfg: MatmulTensorConfig): { bm: number; bn: number; s
   const [sm, sn] = cfg.mma;
   const bm = cfg.sgM * cfg.ti * sm;
   const bn = cfg.sgN * cfg.tj * sn;
-  const sharedBytes = (bm + bn) * (cfg.bk + cfg.pad) * 2 + cfg.sgM * cfg.sgN * sm * sn * 4;
+  const sharedBytes = (1 + (cfg.db ?? 0)) * (bm + bn) * (cfg.bk + cfg.pad) * 2 + cfg.sgM * cfg.sgN * sm * sn * 4;
   return { bm, bn, sharedBytes };
 }
 
@@ -101,9 +103,11 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         for (const [ti, tj] of TILES_PER_SUBGROUP) {
           for (const bk of [32, 64, 128]) {
             for (const pad of [0, 8]) {
-              const cfg = { mma, sgM, sgN, ti, tj, bk, pad };
-              // Tiles taller than M (rounded up) only compute rows that are thrown away.
-              if (fits(cfg, shape, dev) && tensorTile(cfg).bm <= Math.max(32, bucket(shape.M))) out.push(cfg);
+              for (const db of [0, 1]) {
+                const cfg = { mma, sgM, sgN, ti, tj, bk, pad, db };
+                // Tiles taller than M (rounded up) only compute rows that are thrown away.
+                if (fits(cfg, shape, dev) && tensorTile(cfg).bm <= Math.max(32, bucket(shape.M))) out.push(cfg);
+              }
             }
           }
         }
@@ -118,18 +122,18 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // H200, Llama-3.1-8B shapes at M = 4096, tiles staged as f16 straight from the readers: this
     // (128 x 128 tiles, 4 subgroups of 4 x 4 16x16 tiles) ran f16 weights at 91-96 TFLOP/s and
     // Q4_0 at 47-51 (52 and 38 when staging went through f32).
-    const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8 };
+    const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8, db: 0 };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
     // H200, Llama-3.1-8B Q4_0 shapes at M = 512, best of the 16x16x16 configs: 8 subgroups of 2 x 2
     // tiles (128 x 64 per workgroup), 32-column K steps: 53-54 TFLOP/s where the 4-subgroup 64 x 64
     // tiles below ran 29-35 (more workgroups and more warps per SM to hide the staging).
-    const mid = { mma, sgM: 4, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8 };
+    const mid = { mma, sgM: 4, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8, db: 0 };
     if (shape.M >= 256 && fits(mid, shape, dev)) return mid;
     // H200, Llama-3.1-8B shapes, Q4_0/Q8_0 at M = 512: 24-33 TFLOP/s. At M = 32 32-row tiles with
     // 128-column K steps were faster for a 4096-wide output (down_proj: 0.69 vs 0.96 ms) and
     // slower for a 14336-wide one (0.45 vs 0.31): too few workgroups either way (split-K is the
     // missing piece), so the tuner decides per shape.
-    return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8 };
+    return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 };
   },
 
   build(shape, cfg, dev) {
@@ -140,7 +144,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         uniforms: MATMUL_UNIFORMS,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize }),
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0 }),
           xLib(shape.K),
           ...weightLibs(shape.weight, shape.K),
           ...tensorHalfLibs(shape.weight, shape.K),

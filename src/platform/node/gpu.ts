@@ -16,6 +16,23 @@ export const DAWN_TOGGLES = [
   'disable-dawn-features=timestamp_quantization,use_vulkan_zero_initialize_workgroup_memory_extension',
 ];
 
+/**
+ * Node only (a browser never offers it): `disable_robustness` drops the bounds clamp Dawn adds to
+ * every buffer and workgroup-array access of a shader. The shaders are the package's own, every
+ * one bounds-checks what it reads from the data it is given (ids, block tables, shapes), the
+ * conformance suite runs them this way, and storage buffers carry a few bytes of slack for the
+ * word-straddling weight reads (gpu/buffers.ts). On an H200 the clamps cost up to half of a
+ * kernel's speed (tensor-core GEMM 64 -> 128 TFLOP/s at M = 512 without them, same call).
+ * WGLLM_ROBUSTNESS=1 keeps them (to rule them out when chasing a fault).
+ */
+export function nodeDawnToggles(env: Record<string, string | undefined> = process.env): string[] {
+  const enable = [DAWN_TOGGLES[0]!];
+  if (env.WGLLM_ROBUSTNESS !== '1') enable.push('disable_robustness');
+  // WGLLM_DAWN_ENABLE: further Dawn toggles to enable (comma-separated), for experiments.
+  if (env.WGLLM_DAWN_ENABLE) enable.push(env.WGLLM_DAWN_ENABLE);
+  return [enable.join(','), ...DAWN_TOGGLES.slice(1)];
+}
+
 const require = createRequire(import.meta.url);
 
 function dawnVersion(): string {
@@ -65,7 +82,7 @@ export async function requestNodeAdapter(opts: AdapterOptions = {}): Promise<Acq
   for (const [k, v] of Object.entries(globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  const dawnOptions = [...DAWN_TOGGLES];
+  const dawnOptions = nodeDawnToggles();
   if (opts.adapterName) dawnOptions.push(`adapter=${opts.adapterName}`);
   const key = dawnOptions.join(' ');
   let gpu = gpus.get(key);
