@@ -124,26 +124,24 @@ const int8Base = {
   space,
 
   defaultConfig(shape: MatmulShape, dev: DeviceInfo): MatmulGemvInt8Config {
-    // H200, every config of the space on the Llama-3.1-8B shapes (bench/gemv-probe.ts --kernel
-    // int8): 64 invocations; 8 rows per workgroup up to 8192 outputs, 16 beyond (qkv 6144 x 4096:
-    // 1.23 TB/s, gate_up 28672 x 4096: 1.9-2.1 TB/s; Q8_0 1.8 / 2.8 TB/s); one row's loads at a
-    // time for Q4_0, two for Q8_0 (within the noise of the alternatives).
+    // H200, bench/gemv-probe.ts --kernel int8-pre over the space at Llama-3.1-8B shapes, steady
+    // clocks, x quantized beforehand, 64 invocations (128 or 256 were slower throughout).
+    // One row of x: what bounds the kernel is loads in flight (a Q4_0 pair is 9 words), so few
+    // rows per workgroup (more workgroups) and two rows' loads issued before either is used.
+    // Without Dawn's bounds clamps (Node's default, platform/node/gpu.ts), same call, copy 4272
+    // GB/s read+write, the previous default (Q4_0: 2-8 rows with 4 rows' loads at a time; Q8_0
+    // and Q6_K: 8-16 rows) -> this one: Q4_0 gate_up 28672 x 4096 1516 -> 3139 GB/s, lm_head
+    // 1911 -> 3933, gate_proj 1866 -> 2465, down_proj 2248 -> 2467, q_proj and qkv unchanged
+    // (1445, 1755); Q8_0 2 rows up to 8192 outputs (q_proj 1647 -> 1889, down_proj 2158 -> 2940,
+    // qkv 2184 -> 2233) and 8 beyond (gate_proj 2154 -> 3087, gate_up 2692 -> 3313, lm_head 3094
+    // -> 4149); Q6_K lm_head 2728 -> 3700 (below 8192 outputs, Q4_K_M's v/down, it follows Q8_0
+    // untimed). 4 rows per workgroup fell to 1.1-1.4 TB/s on the wide Q8_0 shapes.
     // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W.
-    // Q6_K (21 words a pair, close to Q8_0's 17): Q8_0's two rows' loads at a time, untimed.
-    // Q4_0, one row of x: the above (8-16 rows, one row's loads at a time) left the memory idle,
-    // 9 words in flight per invocation and few invocations (Q4_0 moved half of Q8_0's bytes in
-    // the same time). Now up to 4 rows' loads at a time, and fewer rows per workgroup (more
-    // workgroups) up to 8192 outputs: 2 where an invocation has one pair per row (K <= 64 * wg),
-    // else 4; 8 beyond. H200, same call, steady clocks, torch copy 4290 GB/s read+write, old
-    // default -> new (the others timed): gate_proj 14336 x 4096 1568 -> 2540 GB/s (rows 4: 2376,
-    // rows 2: 2443), down_proj 4096 x 14336 1531 -> 2526 (rows 8: 1778, rows 2: 1548), q_proj
-    // 4096 x 4096 1178 -> 1500 (rows 4: 1367); wg 128 or 256 were slower on all three.
     const mb = Math.min(4, bucket(shape.M));
-    const q4One = shape.weight === 'q4_0' && mb === 1;
-    const q4Rows = shape.N > 8192 ? 8 : pairsPerLane(shape, 64) === 1 ? 2 : 4;
-    const want = q4One
-      ? { wg: 64, rows: q4Rows, mb, rb: Math.min(4, q4Rows) }
-      : { wg: 64, rows: mb > 1 || shape.N <= 8192 ? 8 : 16, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
+    const want =
+      mb === 1
+        ? { wg: 64, rows: shape.weight === 'q4_0' || shape.N <= 8192 ? 2 : 8, mb, rb: 2 }
+        : { wg: 64, rows: 8, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
     const s = space(shape, dev);
     return (
       s.find((c) => c.wg === want.wg && c.rows === want.rows && c.mb === want.mb && c.rb === want.rb) ??

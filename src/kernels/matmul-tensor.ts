@@ -128,6 +128,13 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // tiles (128 x 64 per workgroup), 32-column K steps: 53-54 TFLOP/s where the 4-subgroup 64 x 64
     // tiles below ran 29-35 (more workgroups and more warps per SM to hide the staging).
     const mid = { mma, sgM: 4, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8, db: 0 };
+    // Without Dawn's bounds clamps (Node's default), H200, Q4_0 at M = 512, same call: 8
+    // subgroups of 4 x 4 tiles (256 x 128 per workgroup) ran gate_proj 14336 x 4096 at 95
+    // TFLOP/s against 86 for `mid` (best of the 16x16x16 configs; `mid` stayed best for q_proj
+    // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
+    const wide = { ...mid, ti: 4, tj: 4 };
+    const wideTiles = Math.ceil(shape.N / tensorTile(wide).bn) * Math.ceil(shape.M / tensorTile(wide).bm);
+    if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
     if (shape.M >= 256 && fits(mid, shape, dev)) return mid;
     // H200, Llama-3.1-8B shapes, Q4_0/Q8_0 at M = 512: 24-33 TFLOP/s. At M = 32 32-row tiles with
     // 128-column K steps were faster for a 4096-wide output (down_proj: 0.69 vs 0.96 ms) and
