@@ -7,6 +7,7 @@ import { ATTENTION_FAMILIES } from './attention-conformance.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
 import { checkOutputs, runKernel } from './harness.js';
 import { MATMUL_FAMILIES } from './matmul-conformance.js';
+import { QUANT_X_FAMILIES } from './quant-x-conformance.js';
 import { SAMPLING_FAMILIES } from './sampling-conformance.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
 import { ropeSpec, type RopeShape } from './rope.js';
@@ -184,6 +185,8 @@ export const FAMILIES: Family[] = [
   ...MATMUL_FAMILIES,
   ...SAMPLING_FAMILIES,
   ...ATTENTION_FAMILIES,
+  // last: the families before keep the random shapes and seeds they had
+  ...QUANT_X_FAMILIES,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {
