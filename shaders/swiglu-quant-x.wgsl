@@ -11,9 +11,10 @@
 // Prelude: swiglu.wgsl's; lib/int8-quant.wgsl; lib/int8-groups-<format>.wgsl (the GEMV's weight
 // format: the grouping of xq and which columns a pair holds); lib/int8-store.wgsl.
 // Contract: intermediateSize % 64 == 0 (Q6_K: % 256).
-// Grid: one invocation per (token t, pair p): it computes and stores the pair's 64 outputs (the
-// columns pair_cols(p) names), then quantizes them as stored; i = t * intermediateSize/64 + p,
-// linear over workgroups spread over x,y.
+// Grid: one invocation per (token t, pair p): it loads the gate/up values of the pair's 64
+// columns (pair_cols(p)), computes and stores the 64 outputs, then quantizes them as stored (read
+// back by the same invocation); i = t * intermediateSize/64 + p, linear over workgroups spread
+// over x,y.
 // Tunables: WG (invocations per workgroup). Precision: swiglu.wgsl's; the quantization in f32 as
 // lib/int8-quant.wgsl.
 
@@ -26,6 +27,17 @@ fn x_vec4(t: u32, i: u32) -> vec4f {
   return vec4f(f32(out[o]), f32(out[o + 1u]), f32(out[o + 2u]), f32(out[o + 3u]));
 }
 
+// gate / up [t, c..c+3]
+fn gate4(t: u32, c: u32) -> vec4f {
+  let o = params.gateOffset + t * params.rowStride + c;
+  return vec4f(f32(gate[o]), f32(gate[o + 1u]), f32(gate[o + 2u]), f32(gate[o + 3u]));
+}
+
+fn up4(t: u32, c: u32) -> vec4f {
+  let o = params.upOffset + t * params.rowStride + c;
+  return vec4f(f32(up[o]), f32(up[o + 1u]), f32(up[o + 2u]), f32(up[o + 3u]));
+}
+
 @compute @workgroup_size(WG)
 fn main_quant_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
@@ -35,9 +47,17 @@ fn main_quant_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let t = idx / pairs;
   let p = idx % pairs;
   let k = pair_cols(p);
-  for (var j = 0u; j < 32u; j++) {
-    out[t * params.intermediateSize + k.x + j] = swiglu_at(t, k.x + j);
-    out[t * params.intermediateSize + k.y + j] = swiglu_at(t, k.y + j);
+  // Every load first, so that they are in flight together (not one quad's per store).
+  var g: array<vec4f, 16>;
+  var u: array<vec4f, 16>;
+  for (var q = 0u; q < 16u; q++) {
+    let c = select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
+    g[q] = gate4(t, c);
+    u[q] = up4(t, c);
+  }
+  for (var q = 0u; q < 16u; q++) {
+    let o = t * params.intermediateSize + select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
+    for (var j = 0u; j < 4u; j++) { out[o + j] = swiglu_of(g[q][j], u[q][j]); }
   }
   // read back by the invocation that stored them: no barrier
   store_pair(idx, quant_pair(t, p, true));

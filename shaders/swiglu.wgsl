@@ -23,11 +23,13 @@ override WG: u32 = 256;
 @group(0) @binding(2) var<storage, read_write> out: array<act_t>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+fn swiglu_of(g: f32, u: f32) -> act_t {
+  return act_t(g / (1.0 + exp(-g)) * u);
+}
+
 // out[t, i] (not stored)
 fn swiglu_at(t: u32, i: u32) -> act_t {
-  let g = f32(gate[params.gateOffset + t * params.rowStride + i]);
-  let u = f32(up[params.upOffset + t * params.rowStride + i]);
-  return act_t(g / (1.0 + exp(-g)) * u);
+  return swiglu_of(f32(gate[params.gateOffset + t * params.rowStride + i]), f32(up[params.upOffset + t * params.rowStride + i]));
 }
 
 @compute @workgroup_size(WG)
