@@ -234,9 +234,11 @@ const QUANTIZE_WG = 64;
 
 /**
  * x quantized for matmulGemvInt8PreSpec (shaders/matmul-quantize-x.wgsl): one dispatch per x per
- * step. Not in the conformance families: its reference is bit-exact, and where x * 127 / max|x|
- * lies within the GPU's division error of a rounding tie a byte may differ by one; it is checked
- * through the GEMV that reads it instead (test/kernels/matmul-int8-pre.test.ts). The model takes
+ * step, where the kernel that produces x does not write it itself (rmsnorm.quant-x,
+ * swiglu.quant-x, whose conformance cases compare their words with this kernel's). Not in the
+ * conformance families: its reference is bit-exact, and where x * 127 / max|x| lies within the
+ * GPU's division error of a rounding tie a byte may differ by one; it is checked against the CPU
+ * packing allowing that, and through the GEMV that reads it (test/kernels/matmul-int8-pre.test.ts). The model takes
  * its config from defaultConfig (one config: nothing to tune).
  */
 export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
