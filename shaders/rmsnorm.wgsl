@@ -6,6 +6,9 @@
 //   main_heads:    in place on `residual`, rows are heads inside token rows (Qwen3's per-head q/k
 //                  norm on a fused qkv buffer): row r = (t, h) with t = r / headsPerToken,
 //                  h = r % headsPerToken, at element headOffset + t * tokenStride + h * rowLen.
+//   main_quant_x, main_residual_quant_x: main / main_residual, then out's row quantized to int8
+//                  for the int8-dot GEMV that reads it next (shaders/rmsnorm-quant-x.wgsl, added
+//                  to the module only for that variant; its bindings 5 xq and 6 xs).
 //
 // Bindings (group 0):
 //   0 x        [numRows, rowLen] act_t   read
@@ -30,10 +33,8 @@ fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.x + wid.y * nwg.x;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
-  let row = row_index(wid, nwg);
-  if (row >= params.numRows) { return; } // uniform per workgroup: barriers below stay uniform
+// out[row, :] = rmsnorm(x[row, :]) * weight[:]
+fn norm_row(row: u32, lane: Lane) {
   let base = row * params.rowLen;
   var ss = 0.0;
   for (var i = lane.index; i < params.rowLen; i += WG) {
@@ -46,10 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 }
 
-@compute @workgroup_size(WG)
-fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
-  let row = row_index(wid, nwg);
-  if (row >= params.numRows) { return; }
+// residual[row, :] += x[row, :];  out[row, :] = rmsnorm(residual[row, :]) * weight[:]
+fn add_norm_row(row: u32, lane: Lane) {
   let base = row * params.rowLen;
   var ss = 0.0;
   for (var i = lane.index; i < params.rowLen; i += WG) {
@@ -62,6 +61,20 @@ fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   for (var i = lane.index; i < params.rowLen; i += WG) {
     out[base + i] = act_t(f32(residual[base + i]) * scale * weight[i]);
   }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let row = row_index(wid, nwg);
+  if (row >= params.numRows) { return; } // uniform per workgroup: barriers below stay uniform
+  norm_row(row, lane);
+}
+
+@compute @workgroup_size(WG)
+fn main_residual(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let row = row_index(wid, nwg);
+  if (row >= params.numRows) { return; }
+  add_norm_row(row, lane);
 }
 
 @compute @workgroup_size(WG)

@@ -12,6 +12,8 @@
 //   3 params Params { numTokens, intermediateSize, gateOffset, upOffset, rowStride }
 // Prelude: act_t, Params.
 // Grid: one invocation per output element; workgroups spread over x,y.
+// Variant: shaders/swiglu-quant-x.wgsl's main_quant_x (added to the module only for it) also
+// quantizes out to int8 for the int8-dot GEMV that reads it next (bindings 4 xq and 5 xs).
 // Tunables: WG. Precision: f32 math.
 
 override WG: u32 = 256;
@@ -21,15 +23,20 @@ override WG: u32 = 256;
 @group(0) @binding(2) var<storage, read_write> out: array<act_t>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+fn swiglu_of(g: f32, u: f32) -> act_t {
+  return act_t(g / (1.0 + exp(-g)) * u);
+}
+
+// out[t, i] (not stored)
+fn swiglu_at(t: u32, i: u32) -> act_t {
+  return swiglu_of(f32(gate[params.gateOffset + t * params.rowStride + i]), f32(up[params.upOffset + t * params.rowStride + i]));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let idx = (wid.x + wid.y * nwg.x) * WG + lid;
   let inter = params.intermediateSize;
   if (idx >= params.numTokens * inter) { return; }
-  let t = idx / inter;
-  let i = idx % inter;
-  let g = f32(gate[params.gateOffset + t * params.rowStride + i]);
-  let u = f32(up[params.upOffset + t * params.rowStride + i]);
-  out[idx] = act_t(g / (1.0 + exp(-g)) * u);
+  out[idx] = swiglu_at(idx / inter, idx % inter);
 }

@@ -1,9 +1,11 @@
 // Int8 quantization of activations per 32-block, as the int8-dot GEMV consumes them (the way
 // llama.cpp quantizes activations for its quantized matmuls): d = max|x| / 127,
 // q = round(x * (127 / max|x|)) to nearest even, in [-127, 127]; x stands for d * q.
-// Used by shaders/lib/gemv-int8-x-quant.wgsl (inside the GEMV) and shaders/matmul-quantize-x.wgsl
-// (once per step, for several rows of x). Contract: quant_pair needs x_vec4
-// (matmul-x-vec4.wgsl) and the format's pair_cols and xa_groups (lib/int8-groups-<format>.wgsl).
+// Used by shaders/lib/gemv-int8-x-quant.wgsl (inside the GEMV), shaders/matmul-quantize-x.wgsl
+// (once per step, for several rows of x) and the kernels that produce x and quantize it in the
+// same pass (rmsnorm-quant-x.wgsl, swiglu-quant-x.wgsl). Contract: quant_pair needs
+// x_vec4(m, k) -> vec4f, x[m, k..k+3] (matmul-x-vec4.wgsl, or the producing kernel's reader of
+// what it stored) and the format's pair_cols and xa_groups (lib/int8-groups-<format>.wgsl).
 
 const QMAGIC: f32 = 12582912.0; // 1.5 * 2^23: t + QMAGIC rounds t to an integer in its low bits
 

@@ -5,13 +5,13 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import { addSpec } from './add.js';
 import { ATTENTION_FAMILIES } from './attention-conformance.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
-import { runKernel } from './harness.js';
+import { checkOutputs, runKernel } from './harness.js';
 import { MATMUL_FAMILIES } from './matmul-conformance.js';
+import { QUANT_X_FAMILIES } from './quant-x-conformance.js';
 import { SAMPLING_FAMILIES } from './sampling-conformance.js';
-import { compareTensors } from './host-tensors.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
 import { ropeSpec, type RopeShape } from './rope.js';
-import type { AnyKernelSpec } from './spec.js';
+import type { AnyKernelSpec, HostTensors } from './spec.js';
 import { swigluSpec, type SwigluShape } from './swiglu.js';
 
 /**
@@ -30,7 +30,16 @@ export interface ConformanceCase {
   /** undefined: the spec's default config for this device */
   config?: unknown;
   seed: number;
+  /** the family's crossCheck */
+  crossCheck?: CrossCheck;
 }
+
+/**
+ * A check of a kernel's outputs on the GPU beyond the CPU reference: e.g. that a kernel's fused
+ * variant writes bit for bit what the separate kernel writes from the same values. Returns what
+ * is wrong, or undefined.
+ */
+export type CrossCheck = (ctx: GpuContext, got: HostTensors, shape: unknown) => Promise<string | undefined>;
 
 export interface ConformanceResult {
   case: ConformanceCase;
@@ -61,6 +70,7 @@ interface Family {
   random: ShapeMaker;
   /** small shape used to sweep every config */
   small: (act: ActDType) => unknown;
+  crossCheck?: CrossCheck;
 }
 
 const rms = (act: ActDType, numRows: number, rowLen: number, residual: boolean): RmsnormShape => ({
@@ -175,6 +185,8 @@ export const FAMILIES: Family[] = [
   ...MATMUL_FAMILIES,
   ...SAMPLING_FAMILIES,
   ...ATTENTION_FAMILIES,
+  // last: the families before keep the random shapes and seeds they had
+  ...QUANT_X_FAMILIES,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {
@@ -185,7 +197,7 @@ export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {})
   for (const fam of FAMILIES) {
     if (opts.filter && !opts.filter(fam.spec.id)) continue;
     for (const act of acts) {
-      const base = { kernel: fam.spec.id, act, spec: fam.spec };
+      const base = { kernel: fam.spec.id, act, spec: fam.spec, ...(fam.crossCheck ? { crossCheck: fam.crossCheck } : {}) };
       for (const f of fam.fixed(act)) cases.push({ ...base, label: f.label, shape: f.shape, seed: rng.int(0, 2 ** 31) });
       for (let i = 0; i < (opts.randomShapes ?? 3); i++) {
         const shape = fam.random(act, rng);
@@ -213,20 +225,10 @@ export async function runConformanceCase(ctx: GpuContext, c: ConformanceCase): P
     const inputs = c.spec.makeInputs(c.shape, c.seed);
     const want = c.spec.reference(inputs, c.shape);
     const got = await runKernel(ctx, c.spec, c.shape, config, inputs);
-    const tol = c.spec.tolerance(c.shape);
-    let passed = true;
-    let maxAbsErr = 0;
-    let worstRatio = 0;
-    let error: string | undefined;
-    for (const name of c.spec.outputs(c.shape)) {
-      const cmp = compareTensors(got[name]!.data, want[name]!.data, tol);
-      maxAbsErr = Math.max(maxAbsErr, cmp.maxAbsErr);
-      worstRatio = Math.max(worstRatio, cmp.worstRatio);
-      if (!cmp.ok) {
-        passed = false;
-        error ??= `${name}[${cmp.firstBad!.index}] = ${cmp.firstBad!.got}, want ${cmp.firstBad!.want}`;
-      }
-    }
+    const r = checkOutputs(c.spec, c.shape, got, want);
+    const error = r.error ?? (c.crossCheck ? await c.crossCheck(ctx, got, c.shape) : undefined);
+    const passed = error === undefined;
+    const { maxAbsErr, worstRatio } = r;
     return { case: c, passed, maxAbsErr, worstRatio, ...(error ? { error } : {}), ms: performance.now() - t0 };
   } catch (e) {
     return { case: c, passed: false, maxAbsErr: Infinity, worstRatio: Infinity, error: String((e as Error).message ?? e), ms: performance.now() - t0 };

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { readBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { WgllmError } from '../core/errors.js';
 import { KernelDispatch } from './launch.js';
-import { hostTensorBytes, hostTensorFromBytes } from './host-tensors.js';
+import { compareTensors, hostTensorBytes, hostTensorFromBytes } from './host-tensors.js';
 import type { HostTensors, KernelSpec } from './spec.js';
 
 /**
@@ -43,4 +43,45 @@ export async function runKernel<S, C>(
     kd?.destroy();
     for (const b of Object.values(buffers)) b.destroy();
   }
+}
+
+export interface OutputsCheck {
+  ok: boolean;
+  maxAbsErr: number;
+  worstRatio: number;
+  /** the first thing wrong */
+  error?: string;
+}
+
+/**
+ * A kernel's outputs against its reference: each output the reference holds within the spec's
+ * tolerance, the rest through the spec's checkDerived (an output with neither is an error).
+ * The conformance suite and the tuner's validation both judge candidates this way.
+ */
+export function checkOutputs<S, C>(spec: KernelSpec<S, C>, shape: S, got: HostTensors, want: HostTensors): OutputsCheck {
+  const tol = spec.tolerance(shape);
+  let maxAbsErr = 0;
+  let worstRatio = 0;
+  let error: string | undefined;
+  for (const name of spec.outputs(shape)) {
+    const g = got[name];
+    const w = want[name];
+    if (!g) {
+      error ??= `output '${name}' missing`;
+      continue;
+    }
+    if (!w) {
+      if (!spec.checkDerived) error ??= `output '${name}' has no reference`;
+      continue;
+    }
+    const cmp = compareTensors(g.data, w.data, tol);
+    maxAbsErr = Math.max(maxAbsErr, cmp.maxAbsErr);
+    worstRatio = Math.max(worstRatio, cmp.worstRatio);
+    if (!cmp.ok) {
+      const bad = cmp.firstBad!;
+      error ??= `${name}[${bad.index}] = ${bad.got}, want ${bad.want} (max |err| ${cmp.maxAbsErr.toExponential(2)}, atol ${tol.atol}, rtol ${tol.rtol})`;
+    }
+  }
+  if (!error && spec.checkDerived) error = spec.checkDerived(got, shape);
+  return { ok: error === undefined, maxAbsErr, worstRatio, ...(error !== undefined ? { error } : {}) };
 }

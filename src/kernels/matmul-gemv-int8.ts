@@ -1,6 +1,4 @@
-import { packRowsQ8, quantizeRowsQ8, type Int8Format } from '../core/reference/matmul.js';
-import { createBuffer } from '../gpu/buffers.js';
-import type { GpuContext } from '../gpu/context.js';
+import { quantizeRowsQ8, type Int8Format } from '../core/reference/matmul.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/matmul-gemv-int8.wgsl?raw';
@@ -11,9 +9,6 @@ import int8Words from '../../shaders/lib/gemv-int8-words.wgsl?raw';
 import int8XQuant from '../../shaders/lib/gemv-int8-x-quant.wgsl?raw';
 import int8XPre from '../../shaders/lib/gemv-int8-x-pre.wgsl?raw';
 import int8Quant from '../../shaders/lib/int8-quant.wgsl?raw';
-import groupsQ4_0 from '../../shaders/lib/int8-groups-q4_0.wgsl?raw';
-import groupsQ8_0 from '../../shaders/lib/int8-groups-q8_0.wgsl?raw';
-import groupsQ6K from '../../shaders/lib/int8-groups-q6_k.wgsl?raw';
 import quantizeSource from '../../shaders/matmul-quantize-x.wgsl?raw';
 import gemvEntry from '../../shaders/matmul-gemv-entry.wgsl?raw';
 import reducePlain from '../../shaders/matmul-reduce-plain.wgsl?raw';
@@ -32,8 +27,12 @@ import {
   type MatmulShape,
 } from './matmul-common.js';
 import { constsWgsl, PAIR_WORDS, xLib } from './matmul-formats.js';
-import type { BindingDecl, HostTensor, HostTensors, KernelProgram, KernelSpec } from './spec.js';
+import { INT8_GROUPS, packedX, QUANT_X_LIB_SOURCES, quantXLibs } from './int8-x.js';
+import type { BindingDecl, HostTensors, KernelProgram, KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
+
+// reachable beside the GEMV that reads those buffers (kernels/matmul.js)
+export { createQuantizedX } from './int8-x.js';
 
 /**
  * The decode GEMV on int8 dot products (shaders/matmul-gemv-int8.wgsl) for Q4_0, Q8_0 and Q6_K
@@ -58,7 +57,6 @@ export interface MatmulGemvInt8Config {
 
 // The format's pair reader, and for Q4_0/Q8_0 the shared raw-word loader it reads pairs with.
 const LIBS: Record<Int8Format, string[]> = { q4_0: [int8Words, int8Q4_0], q8_0: [int8Words, int8Q8_0], q6_k: [int8Q6K] };
-const GROUPS: Record<Int8Format, string> = { q4_0: groupsQ4_0, q8_0: groupsQ8_0, q6_k: groupsQ6K };
 /** Words one pair of blocks (64 weights) loads: the format library's PW. */
 const WORDS: Record<Int8Format, number> = { ...PAIR_WORDS, q6_k: 21 };
 
@@ -168,27 +166,11 @@ function quantizedXReference(inputs: HostTensors, shape: MatmulShape): HostTenso
   return matmulReference({ ...inputs, x: { ...x, data: quantizeRowsQ8(x.data as Float32Array, shape.M, shape.K) } }, shape);
 }
 
-/** x quantized and packed as matmul.quantize-x writes it (packRowsQ8), or zeros of that size. */
-function packedX(shape: MatmulShape, x?: Float32Array): { xq: HostTensor; xs: HostTensor } {
-  const pairs = (shape.M * shape.K) / 64;
-  const p = x ? packRowsQ8(x, shape.M, shape.K, shape.weight as Int8Format) : { xq: new Uint32Array(pairs * 16), xs: new Uint32Array(pairs * 4) };
-  return { xq: { dtype: 'u32', shape: [pairs * 16], data: p.xq }, xs: { dtype: 'u32', shape: [pairs * 4], data: p.xs } };
-}
-
-/**
- * Buffers for x quantized by matmulQuantizeXSpec (read by matmulGemvInt8PreSpec) for up to
- * shape.M rows: xq 16 u32 per pair of blocks (64 columns), xs (dA, dB, oA, oB) per pair.
- */
-export function createQuantizedX(ctx: GpuContext, shape: Pick<MatmulShape, 'M' | 'K'>, label: string): { xq: GPUBuffer; xs: GPUBuffer } {
-  const pairs = (shape.M * shape.K) / 64;
-  return { xq: createBuffer(ctx, pairs * 64, `${label}:xq`), xs: createBuffer(ctx, pairs * 16, `${label}:xs`) };
-}
-
 /** pre: x quantized beforehand (matmulQuantizeXSpec); else quantized inside the GEMV. */
 function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean): KernelProgram {
   const fmt = shape.weight as Int8Format;
   const consts = { WG: cfg.wg, ROWS: cfg.rows, MB: cfg.mb, PL: pairsPerLane(shape, cfg.wg), RB: cfg.rb };
-  const xLibs = pre ? [int8XPre] : [xLib(shape.K), int8Quant, GROUPS[fmt], int8XQuant];
+  const xLibs = pre ? [int8XPre] : [xLib(shape.K), int8Quant, INT8_GROUPS[fmt], int8XQuant];
   return {
     source: composeWgsl(source, {
       act: shape.act,
@@ -201,7 +183,7 @@ function buildInt8(shape: MatmulShape, cfg: MatmulGemvInt8Config, pre: boolean):
   };
 }
 
-const INT8_SOURCES = [source, int8Words, int8Q4_0, int8Q8_0, int8Q6K, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K, gemvEntry, reducePlain, reduceSubgroup];
+const INT8_SOURCES = [source, int8Words, int8Q4_0, int8Q8_0, int8Q6K, int8Quant, ...Object.values(INT8_GROUPS), gemvEntry, reducePlain, reduceSubgroup];
 
 export const matmulGemvInt8Spec: KernelSpec<MatmulShape, MatmulGemvInt8Config> = {
   ...int8Base,
@@ -237,7 +219,7 @@ export const matmulGemvInt8PreSpec: KernelSpec<MatmulShape, MatmulGemvInt8Config
   build: (shape, cfg) => buildInt8(shape, cfg, true),
   makeInputs(shape, seed) {
     const inputs = matmulMakeInputs(shape, seed);
-    return { ...inputs, ...packedX(shape, inputs.x!.data as Float32Array) };
+    return { ...inputs, ...packedX(shape.M, shape.K, shape.weight as Int8Format, inputs.x!.data as Float32Array) };
   },
   // Its inputs are already quantized (packRowsQ8, the same rounding as quantizeRowsQ8): only
   // the f32 sums' order differs from the reference.
@@ -250,14 +232,16 @@ const QUANTIZE_WG = 64;
 
 /**
  * x quantized for matmulGemvInt8PreSpec (shaders/matmul-quantize-x.wgsl): one dispatch per x per
- * step. Not in the conformance families: its reference is bit-exact, and where x * 127 / max|x|
- * lies within the GPU's division error of a rounding tie a byte may differ by one; it is checked
- * through the GEMV that reads it instead (test/kernels/matmul-int8-pre.test.ts). The model takes
+ * step, where the kernel that produces x does not write it itself (rmsnorm.quant-x,
+ * swiglu.quant-x, whose conformance cases compare their words with this kernel's). Not in the
+ * conformance families: its reference is bit-exact, and where x * 127 / max|x| lies within the
+ * GPU's division error of a rounding tie a byte may differ by one; it is checked against the CPU
+ * packing allowing that, and through the GEMV that reads it (test/kernels/matmul-int8-pre.test.ts). The model takes
  * its config from defaultConfig (one config: nothing to tune).
  */
 export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
   id: 'matmul.quantize-x',
-  sources: [quantizeSource, int8Quant, groupsQ4_0, groupsQ8_0, groupsQ6K],
+  sources: [quantizeSource, ...QUANT_X_LIB_SOURCES],
   uniforms: MATMUL_UNIFORMS,
   bindings: (): BindingDecl[] => [
     { name: 'x', binding: 0, kind: 'storage-read' },
@@ -273,7 +257,7 @@ export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
       source: composeWgsl(quantizeSource, {
         act: shape.act,
         uniforms: MATMUL_UNIFORMS,
-        libs: [constsWgsl({ WG: cfg.wg }), xLib(shape.K), int8Quant, GROUPS[shape.weight as Int8Format]],
+        libs: [constsWgsl({ WG: cfg.wg }), xLib(shape.K), ...quantXLibs(shape.weight as Int8Format)],
       }),
       entryPoint: 'main',
       constants: {},
@@ -287,7 +271,7 @@ export const matmulQuantizeXSpec: KernelSpec<MatmulShape, { wg: number }> = {
   },
   problemKey: (shape: MatmulShape) => `quantize-x:${matmulProblemKey(shape)}`,
   outputs: () => ['xq', 'xs'],
-  makeInputs: (shape, seed) => ({ x: matmulMakeInputs(shape, seed).x!, ...packedX(shape) }),
-  reference: (inputs, shape) => packedX(shape, inputs.x!.data as Float32Array),
+  makeInputs: (shape, seed) => ({ x: matmulMakeInputs(shape, seed).x!, ...packedX(shape.M, shape.K, shape.weight as Int8Format) }),
+  reference: (inputs, shape) => packedX(shape.M, shape.K, shape.weight as Int8Format, inputs.x!.data as Float32Array),
   tolerance: () => ({ atol: 0, rtol: 0 }),
 };

@@ -43,10 +43,11 @@ export const MATMUL_SPECS = { gemv: matmulGemvSpec, gemm: matmulGemmSpec, tensor
  * with x quantized in the kernel vs 4.34 ms pre-quantized, the quantizer's dispatch per linear
  * included (GPU time, same run, each measured twice).
  * (matmulGemvInt8Spec, x quantized inside, stays for callers without a quantizer pass.) The f32
- * path, the accuracy reference, keeps x exact.
+ * path, the accuracy reference, keeps x exact unless `int8` says otherwise (adapters without
+ * shader-f16 may still want the int8 GEMV's speed; tests of its wiring run there).
  */
-export function decodeMatmulSpec(shape: MatmulShape, dev: DeviceInfo): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
-  if (shape.act === 'f16' && matmulGemvInt8PreSpec.supports(shape, dev).length === 0) return matmulGemvInt8PreSpec;
+export function decodeMatmulSpec(shape: MatmulShape, dev: DeviceInfo, int8 = shape.act === 'f16'): typeof matmulGemvSpec | typeof matmulGemvInt8Spec {
+  if (int8 && matmulGemvInt8PreSpec.supports(shape, dev).length === 0) return matmulGemvInt8PreSpec;
   return matmulGemvSpec;
 }
 

@@ -5,7 +5,9 @@ import { addRmsnormRef, rmsnormHeadsRef, rmsnormRef } from '../core/reference/rm
 import { grid1d } from '../gpu/grid.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import source from '../../shaders/rmsnorm.wgsl?raw';
+import quantXSource from '../../shaders/rmsnorm-quant-x.wgsl?raw';
 import { actSupport, bucket, randomAct, workgroupSizes, zerosAct } from './common.js';
+import { packedX, packedXErrors, QUANT_X_LIB_SOURCES, quantXLibs, quantXSupport, type Int8Format } from './int8-x.js';
 import type { BindingDecl, HostTensors, KernelSpec } from './spec.js';
 import { TOLERANCE } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -152,4 +154,48 @@ export const rmsnormSpec: KernelSpec<RmsnormShape, RmsnormConfig> = {
   tolerance(shape) {
     return shape.act === 'f32' ? { atol: 1e-5, rtol: 1e-4 } : TOLERANCE.f16;
   },
+};
+
+/**
+ * rmsnorm ('plain' or 'residual') whose output also comes quantized for the int8-dot GEMV that
+ * reads it next (shaders/rmsnorm-quant-x.wgsl): xq / xs as matmul.quantize-x would write them
+ * from `out` for a GEMV over `format` weights, so the model skips that pass.
+ */
+export interface RmsnormQuantXShape extends Pick<RmsnormShape, 'act' | 'numRows' | 'rowLen' | 'eps'> {
+  mode: 'plain' | 'residual';
+  /** the weight format of the GEMV that reads out: the grouping of xq */
+  format: Int8Format;
+}
+
+const QUANT_ENTRY = { plain: 'main_quant_x', residual: 'main_residual_quant_x' } as const;
+
+export const rmsnormQuantXSpec: KernelSpec<RmsnormQuantXShape, RmsnormConfig> = {
+  id: 'rmsnorm.quant-x',
+  sources: [source, quantXSource, ...QUANT_X_LIB_SOURCES],
+  uniforms: UNIFORMS,
+  bindings: (shape) => [
+    ...rmsnormSpec.bindings(shape),
+    { name: 'xq', binding: 5, kind: 'storage' }, // [numRows, rowLen/64, 16] u32
+    { name: 'xs', binding: 6, kind: 'storage' }, // [numRows, rowLen/64, 4] u32
+  ],
+  supports: (shape, dev) => [...rmsnormSpec.supports(shape, dev), ...quantXSupport(shape.format, shape.rowLen, dev)],
+  // the same tunables as rmsnorm: the quantization takes one pair per invocation, WG at a time
+  space: (shape, dev) => rmsnormSpec.space(shape, dev),
+  defaultConfig: (shape, dev) => rmsnormSpec.defaultConfig(shape, dev),
+  build(shape, cfg) {
+    return {
+      source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS, reduce: cfg.reduce, libs: [...quantXLibs(shape.format), quantXSource] }),
+      entryPoint: QUANT_ENTRY[shape.mode],
+      constants: { WG: cfg.wg },
+    };
+  },
+  dispatch: (shape, cfg, dev) => rmsnormSpec.dispatch(shape, cfg, dev),
+  problemKey: (s) => `${rmsnormSpec.problemKey(s)}:${s.format}`,
+  outputs: (shape) => [...rmsnormSpec.outputs(shape), 'xq', 'xs'],
+  makeInputs: (shape, seed) => ({ ...rmsnormSpec.makeInputs(shape, seed), ...packedX(shape.numRows, shape.rowLen, shape.format) }),
+  // out (and residual) against the CPU's rmsnorm; xq / xs through checkDerived
+  reference: (inputs, shape) => rmsnormSpec.reference(inputs, shape),
+  tolerance: (shape) => rmsnormSpec.tolerance(shape),
+  checkDerived: (got, shape) =>
+    packedXErrors(got.out!.data as Float32Array, shape.numRows, shape.rowLen, shape.format, got.xq!.data as Uint32Array, got.xs!.data as Uint32Array),
 };

@@ -76,6 +76,12 @@ export interface KernelSpec<Shape, Config> {
   /** CPU truth for the outputs, from core/reference */
   reference(inputs: HostTensors, shape: Shape): HostTensors;
   tolerance(shape: Shape): Tolerance;
+  /**
+   * optional: checks the outputs that no tolerance fits and that reference() therefore leaves out
+   * (x quantized to packed int8 words, where one ulp of an input moves a whole block), against
+   * the kernel's own tolerance-checked outputs in `got`. Returns what is wrong, or undefined.
+   */
+  checkDerived?(got: HostTensors, shape: Shape): string | undefined;
   /** optional: a smaller shape with the same program (same build() output) on which the tuner checks candidates against the CPU reference; default: the shape itself */
   validationShape?(shape: Shape): Shape;
 }

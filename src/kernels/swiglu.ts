@@ -4,7 +4,9 @@ import { Rng } from '../core/random.js';
 import { swigluRef } from '../core/reference/elementwise.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/swiglu.wgsl?raw';
+import quantXSource from '../../shaders/swiglu-quant-x.wgsl?raw';
 import { actSupport, bucket, randomAct, workgroupSizes, zerosAct } from './common.js';
+import { packedX, packedXErrors, QUANT_X_LIB_SOURCES, quantXLibs, quantXSupport, type Int8Format } from './int8-x.js';
 import type { HostTensors, KernelSpec } from './spec.js';
 import { TOLERANCE } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -79,4 +81,51 @@ export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   },
   // exp() is not correctly rounded on GPUs: allow a few f32 ulps more than for pure arithmetic.
   tolerance: (shape) => (shape.act === 'f32' ? { atol: 1e-5, rtol: 1e-4 } : TOLERANCE.f16),
+};
+
+/**
+ * SwiGLU whose output also comes quantized for the int8-dot GEMV that reads it next (down_proj;
+ * shaders/swiglu-quant-x.wgsl): xq / xs as matmul.quantize-x would write them from `out` for a
+ * GEMV over `format` weights, so the model skips that pass. One invocation per pair of blocks
+ * (64 outputs) of a row.
+ */
+export interface SwigluQuantXShape extends SwigluShape {
+  /** the weight format of the GEMV that reads out: the grouping of xq */
+  format: Int8Format;
+}
+
+export const swigluQuantXSpec: KernelSpec<SwigluQuantXShape, SwigluConfig> = {
+  id: 'swiglu.quant-x',
+  sources: [source, quantXSource, ...QUANT_X_LIB_SOURCES],
+  uniforms: UNIFORMS,
+  bindings: (shape) => [
+    ...swigluSpec.bindings(shape),
+    { name: 'xq', binding: 4, kind: 'storage' }, // [numTokens, intermediateSize/64, 16] u32
+    { name: 'xs', binding: 5, kind: 'storage' }, // [numTokens, intermediateSize/64, 4] u32
+  ],
+  supports: (shape, dev) => [...actSupport(shape.act, dev), ...quantXSupport(shape.format, shape.intermediateSize, dev)],
+  // 64 outputs per invocation: a decode row (14336 wide: 224 pairs) fills only a few workgroups
+  space: (_shape, dev) => workgroupSizes(dev, 32, 256).map((wg) => ({ wg })),
+  // as matmul.quantize-x, which reads the same 64 values per invocation
+  defaultConfig: () => ({ wg: 64 }),
+  build(shape, cfg) {
+    return {
+      source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS, libs: [...quantXLibs(shape.format), quantXSource] }),
+      entryPoint: 'main_quant_x',
+      constants: { WG: cfg.wg },
+    };
+  },
+  dispatch(shape, cfg, dev) {
+    const pairs = (shape.numTokens * shape.intermediateSize) / 64;
+    const plain = swigluSpec.dispatch(shape, cfg, dev);
+    return { ...plain, grid: grid1d(Math.ceil(pairs / cfg.wg), dev.limits.maxComputeWorkgroupsPerDimension) };
+  },
+  problemKey: (s) => `${swigluSpec.problemKey(s)}:${s.format}`,
+  outputs: () => ['out', 'xq', 'xs'],
+  makeInputs: (shape, seed) => ({ ...swigluSpec.makeInputs(shape, seed), ...packedX(shape.numTokens, shape.intermediateSize, shape.format) }),
+  // out against the CPU's swiglu; xq / xs through checkDerived
+  reference: (inputs, shape) => swigluSpec.reference(inputs, shape),
+  tolerance: (shape) => swigluSpec.tolerance(shape),
+  checkDerived: (got, shape) =>
+    packedXErrors(got.out!.data as Float32Array, shape.numTokens, shape.intermediateSize, shape.format, got.xq!.data as Uint32Array, got.xs!.data as Uint32Array),
 };

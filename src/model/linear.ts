@@ -1,4 +1,5 @@
 import type { ActDType } from '../core/dtype.js';
+import { WgllmError } from '../core/errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { BufferBinding } from '../gpu/launch.js';
 import { KernelGroup } from '../kernels/launch.js';
@@ -12,6 +13,7 @@ import {
   matmulQuantizeXSpec,
   type MatmulShape,
 } from '../kernels/matmul.js';
+import type { Int8Format } from '../kernels/int8-x.js';
 import type { KernelSpec } from '../kernels/spec.js';
 import type { ConfigSource } from './config-source.js';
 import type { Linear } from './weights.js';
@@ -27,8 +29,39 @@ export function linearShapes(act: ActDType, l: Pick<Linear, 'format' | 'N' | 'K'
 
 type Member = { linear: Linear; x: GPUBuffer | BufferBinding; y: GPUBuffer | BufferBinding };
 
+export interface LinearOptions {
+  /** int8-dot GEMVs over x quantized per 32-block where the weights take them (default: f16 activations only) */
+  int8?: boolean;
+  /**
+   * x arrives quantized for the int8 GEMVs in this scratch, written by the kernel that produces x
+   * (rmsnorm.quant-x, swiglu.quant-x) in every step where `readsProducedX`: the group runs no
+   * quantizer of its own. Only for layers of one format, producedXFormat's.
+   */
+  producedX?: { xq: GPUBuffer; xs: GPUBuffer };
+}
+
 function readsQuantizedX(spec: KernelSpec<MatmulShape, unknown>): boolean {
   return spec === (matmulGemvInt8PreSpec as KernelSpec<MatmulShape, unknown>);
+}
+
+/**
+ * The weight format for which the producer of these linears' shared x (an rmsnorm, a swiglu)
+ * can quantize it for them in its own pass: where they all are in one format whose decode GEMVs
+ * read pre-quantized x. Undefined where they are not (the grouping of quantized x depends on the
+ * format: linears of several formats, as Q4_K_M files mix Q4_K/Q6_K layers, keep a quantizer
+ * pass per format group), or where their GEMVs read x as it is (f32 activations, formats without
+ * an int8 GEMV).
+ */
+export function producedXFormat(act: ActDType, linears: readonly Linear[], maxM: number, dev: GpuContext['info'], opts: Pick<LinearOptions, 'int8'> = {}): Int8Format | undefined {
+  const format = linears[0]?.format;
+  if (!format || linears.some((l) => l.format !== format)) return undefined;
+  const int8 = opts.int8 ?? act === 'f16';
+  const reads = linears.every((l) => {
+    const { small } = linearShapes(act, { ...l, bias: Boolean(l.bias) }, maxM, dev);
+    const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
+    return readsQuantizedX(decodeMatmulSpec(small, dev, int8) as KernelSpec<MatmulShape, unknown>) && readsQuantizedX(decodeMatmulSpec(few, dev, int8) as KernelSpec<MatmulShape, unknown>);
+  });
+  return reads ? (format as Int8Format) : undefined;
 }
 
 /** x's int8 quantizer for the GEMVs over pre-quantized x (matmul.gemv-int8-pre) and its scratch. */
@@ -42,7 +75,7 @@ interface XQuantizer {
  * reads each weight once for several rows, where the one-row config would re-read W per row),
  * and a GEMM (or tensor-core) kernel for prefill-sized M. Whichever GEMV runs over pre-quantized
  * x (the int8-dot one), x's quantizer runs first, at every M: a step must not read the quantized
- * x of an earlier step.
+ * x of an earlier step. (Without a quantizer, x's producer writes it: LinearOptions.producedX.)
  */
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
@@ -59,8 +92,8 @@ class FormatGroup {
     this.shape = base;
   }
 
-  /** The active kernel reads x quantized beforehand: the quantizer runs first. */
-  private get quantizes(): boolean {
+  /** The active kernel reads x quantized beforehand: the quantizer (or x's producer) runs first. */
+  get readsQuantizedX(): boolean {
     return readsQuantizedX(this.active.spec);
   }
 
@@ -68,11 +101,11 @@ class FormatGroup {
     this.shape.M = M;
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !this.large ? this.gemvFew : this.large;
     this.active.setShape(this.shape);
-    if (this.quantizes) this.quantizer?.kernel.setShape(this.shape);
+    if (this.readsQuantizedX) this.quantizer?.kernel.setShape(this.shape);
   }
 
   encode(pass: GPUComputePassEncoder, member: number): void {
-    if (this.quantizes) this.quantizer?.kernel.encode(pass, member);
+    if (this.readsQuantizedX) this.quantizer?.kernel.encode(pass, member);
     this.active.encode(pass, member);
   }
 
@@ -96,9 +129,11 @@ export class LinearGroup {
     private readonly groups: FormatGroup[],
     /** per layer: [its format group, its member index in that group] */
     private readonly route: [FormatGroup, number][],
+    private readonly produced: boolean,
   ) {}
 
-  static async create(ctx: GpuContext, act: ActDType, layers: readonly Member[], maxM: number, configs: ConfigSource, label: string): Promise<LinearGroup> {
+  static async create(ctx: GpuContext, act: ActDType, layers: readonly Member[], maxM: number, configs: ConfigSource, label: string, opts: LinearOptions = {}): Promise<LinearGroup> {
+    const int8 = opts.int8 ?? act === 'f16';
     const byFormat = new Map<string, number[]>();
     layers.forEach((m, i) => {
       const key = `${m.linear.format}|${Boolean(m.linear.bias)}`;
@@ -116,10 +151,15 @@ export class LinearGroup {
       const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
         KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
-      const smallSpec = decodeMatmulSpec(small, ctx.info) as KernelSpec<MatmulShape, unknown>;
-      const fewSpec = decodeMatmulSpec(few, ctx.info) as KernelSpec<MatmulShape, unknown>;
+      const smallSpec = decodeMatmulSpec(small, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
+      const fewSpec = decodeMatmulSpec(few, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
       let quantizer: XQuantizer | undefined;
-      if (readsQuantizedX(smallSpec) || readsQuantizedX(fewSpec)) {
+      if (opts.producedX) {
+        if (new Set(layers.map((m) => m.linear.format)).size > 1 || !(readsQuantizedX(smallSpec) && readsQuantizedX(fewSpec))) {
+          throw new WgllmError('internal', `${label}: x quantized by its producer needs layers of one format read by int8 GEMVs (producedXFormat)`);
+        }
+        for (const m of members) Object.assign(m, opts.producedX);
+      } else if (readsQuantizedX(smallSpec) || readsQuantizedX(fewSpec)) {
         // x quantized once per layer and step into scratch shared by the layers (they run in turn),
         // sized for the most rows a GEMV takes (few.M >= small.M)
         const { xq, xs } = createQuantizedX(ctx, few, label);
@@ -136,12 +176,17 @@ export class LinearGroup {
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));
     }
-    return new LinearGroup(groups, route);
+    return new LinearGroup(groups, route, Boolean(opts.producedX));
   }
 
   /** Sets this step's number of rows and the variant that computes them. */
   setM(M: number): void {
     for (const g of this.groups) g.setM(M);
+  }
+
+  /** After setM: this step's GEMVs read x from LinearOptions.producedX, which x's producer must write. */
+  get readsProducedX(): boolean {
+    return this.produced && this.groups.some((g) => g.readsQuantizedX);
   }
 
   encode(pass: GPUComputePassEncoder, layer = 0): void {

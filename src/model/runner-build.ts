@@ -10,15 +10,18 @@ import { attentionDecodeSpec } from '../kernels/attention-decode.js';
 import type { PagedAttentionShape } from '../kernels/attention-shape.js';
 import { embeddingSpec, type EmbeddingShape } from '../kernels/embedding.js';
 import { kvWriteSpec, type KvWriteShape } from '../kernels/kv-write.js';
+import { createQuantizedX, type Int8Format } from '../kernels/int8-x.js';
 import { KernelGroup } from '../kernels/launch.js';
-import { rmsnormSpec, type RmsnormShape } from '../kernels/rmsnorm.js';
+import { GEMV_MAX_M } from '../kernels/matmul.js';
+import { rmsnormQuantXSpec, rmsnormSpec, type RmsnormShape } from '../kernels/rmsnorm.js';
 import { ropeSpec, type RopeShape } from '../kernels/rope.js';
 import type { KernelSpec } from '../kernels/spec.js';
-import { swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
+import { swigluQuantXSpec, swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
 import type { ConfigSource } from './config-source.js';
-import { LinearGroup } from './linear.js';
+import { LinearGroup, producedXFormat, type LinearOptions } from './linear.js';
 import type { RunnerLimits } from './runner.js';
 import type { Linear, ModelWeights } from './weights.js';
+import { XProducer, type QuantXVariant } from './x-producer.js';
 
 /**
  * What a ModelRunner builds once at load: its activation buffers (sized for the largest step),
@@ -46,17 +49,29 @@ export interface Activations {
 
 export interface Kernels {
   embed: KernelGroup<EmbeddingShape, unknown>;
-  normFirst: KernelGroup<RmsnormShape, unknown>; // member 0: layer 0's attn_norm on the embedding
-  normAdd: KernelGroup<RmsnormShape, unknown>; // members: [ffn_norm 0, attn_norm 1, ffn_norm 1, ..., output_norm]
+  // The producers of the linears' x, each with (where built) its variant that also quantizes x
+  // for the int8 GEMVs after it (XProducer):
+  normFirst: XProducer<RmsnormShape>; // member 0: layer 0's attn_norm on the embedding (-> q|k|v)
+  ffnNorm: XProducer<RmsnormShape>; // residual += proj, members: ffn_norm[l] (-> gate|up)
+  attnNorm: XProducer<RmsnormShape>; // residual += proj, members: attn_norm[l + 1], output_norm last (-> q|k|v, lm_head)
   qkv: LinearGroup[]; // [fused] or [q, k, v]
   qkNorm?: { q: KernelGroup<RmsnormShape, unknown>; k: KernelGroup<RmsnormShape, unknown> };
   rope: KernelGroup<RopeShape, unknown>[]; // [fused q+k] or [q, k]
   o: LinearGroup;
   gateUp: LinearGroup[]; // [fused] or [gate, up]
-  swiglu: KernelGroup<SwigluShape, unknown>;
+  swiglu: XProducer<SwigluShape>; // (-> down)
   down: LinearGroup;
   gather: KernelGroup<EmbeddingShape, unknown>;
   lmHead: LinearGroup;
+  /** scratch of x quantized by its producer ([min(maxNumTokens, GEMV_MAX_M), K/64] pairs: xq, xs), per role that has one */
+  quantX: GPUBuffer[];
+}
+
+export interface KernelOptions {
+  /** int8-dot GEMVs over quantized x (LinearOptions.int8; default: f16 activations only) */
+  int8?: boolean;
+  /** x's producers quantize it for the int8 GEMVs where those read it (default true) */
+  fuseQuantizeX?: boolean;
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -156,29 +171,37 @@ export async function buildKernels(
   w: ModelWeights,
   b: Activations,
   configs: ConfigSource,
+  opts: KernelOptions = {},
 ): Promise<Kernels> {
   const T = limits.maxNumTokens;
   const L = c.numLayers;
   const group = async <S, C>(spec: KernelSpec<S, C>, shape: S, members: Record<string, GPUBuffer>[], label?: string) =>
     (await KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, label)) as KernelGroup<S, unknown>;
   const layers = w.layers;
-  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, maxM = T) =>
-    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), maxM, configs, label);
+  const linOpts: LinearOptions = opts.int8 === undefined ? {} : { int8: opts.int8 };
+  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, producedX?: ProducedX) =>
+    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), T, configs, label, { ...linOpts, ...(producedX ? { producedX: producedX.scratch } : {}) });
 
-  const normShape = (mode: 'plain' | 'residual'): RmsnormShape => ({ act, mode, numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
-  const addMembers: Record<string, GPUBuffer>[] = [];
-  for (let l = 0; l < L; l++) {
-    addMembers.push({ x: b.proj, weight: layers[l]!.ffnNorm.buffer, out: b.normed, residual: b.residual });
-    const next = l + 1 < L ? layers[l + 1]!.attnNorm.buffer : w.outputNorm.buffer;
-    addMembers.push({ x: b.proj, weight: next, out: b.normed, residual: b.residual });
-  }
+  // Where every linear reading one x (q|k|v, gate|up, down) takes one int8 format, x's producer
+  // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
+  const quantX: GPUBuffer[] = [];
+  const produced = (linears: Linear[], K: number, label: string): ProducedX | undefined => {
+    const format = (opts.fuseQuantizeX ?? true) ? producedXFormat(act, linears, T, ctx.info, linOpts) : undefined;
+    if (!format) return undefined;
+    const scratch = createQuantizedX(ctx, { M: Math.min(GEMV_MAX_M, T), K }, `${label}:x`);
+    quantX.push(scratch.xq, scratch.xs);
+    return { format, scratch };
+  };
+
   const l0 = layers[0]!;
   const fusedQkv = 'fused' in l0.qkv;
+  const qkvOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.qkv ? [l.qkv.fused] : [l.qkv.q, l.qkv.k, l.qkv.v]);
+  const qkvX = produced(layers.flatMap(qkvOf), c.hiddenSize, 'qkv');
   const qkv = fusedQkv
-    ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv')]
+    ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv', qkvX)]
     : await Promise.all(
         (['q', 'k', 'v'] as const).map((n) =>
-          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n),
+          linear((l) => (l.qkv as Record<'q' | 'k' | 'v', Linear>)[n], b.normed, n === 'q' ? b.q : n === 'k' ? b.k! : b.v!, n, qkvX),
         ),
       );
   let qkNorm: Kernels['qkNorm'];
@@ -196,35 +219,93 @@ export async function buildKernels(
     ),
   );
   const fusedGu = 'fused' in l0.gateUp;
+  const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up');
   const gateUp = fusedGu
-    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up')]
+    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up', guX)]
     : [
-        await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate'),
-        await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up'),
+        await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate', guX),
+        await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up', guX),
       ];
+  const downX = produced(layers.map((l) => l.down), c.intermediateSize, 'down');
+  const down = await linear((l) => l.down, b.mlp, b.proj, 'down', downX);
+
+  // the producers: plain, and where x is quantized by them, the variant that does it
+  const fewRows = Math.min(GEMV_MAX_M, T);
+  const producer = async <S extends object>(
+    spec: KernelSpec<S, unknown>,
+    quantSpec: KernelSpec<S & { format: Int8Format }, unknown>,
+    shape: S,
+    /** the shape at the most rows the variant runs for (the GEMVs') */
+    fewShape: S,
+    members: Record<string, GPUBuffer>[],
+    label: string,
+    x: ProducedX | undefined,
+    consumers: readonly LinearGroup[],
+    quantMembers = members.length,
+  ): Promise<XProducer<S>> => {
+    const plain = await group(spec, shape, members, label);
+    if (!x || quantMembers === 0) return new XProducer(plain);
+    const qShape = { ...fewShape, format: x.format };
+    const qMembers = members.slice(0, quantMembers).map((m) => ({ ...m, ...x.scratch }));
+    const variant: QuantXVariant<S> = {
+      group: await group(quantSpec, qShape, qMembers, `${label}:${quantSpec.id}`),
+      format: x.format,
+      consumers,
+      member: (m) => (m < quantMembers ? m : undefined),
+    };
+    return new XProducer(plain, variant);
+  };
+  const normShape = (mode: 'plain' | 'residual', numRows = T): RmsnormShape => ({ act, mode, numRows, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+  const swigluShape = (numTokens: number): SwigluShape => ({ act, numTokens, intermediateSize: c.intermediateSize, fused: fusedGu });
+  const norm = rmsnormSpec as KernelSpec<RmsnormShape, unknown>;
+  const normQ = rmsnormQuantXSpec as unknown as KernelSpec<RmsnormShape & { format: Int8Format }, unknown>;
+  const added = (weight: GPUBuffer) => ({ x: b.proj, weight, out: b.normed, residual: b.residual });
   const e = embedShape(act, w, c);
   return {
     embed: await group(embeddingSpec, { ...e, numTokens: T }, [{ ids: b.ids, weights: w.embedding.weight.buffer, out: b.residual }], 'embed'),
-    normFirst: await group(rmsnormSpec, normShape('plain'), [{ x: b.residual, weight: l0.attnNorm.buffer, out: b.normed }], 'attn_norm0'),
-    normAdd: await group(rmsnormSpec, normShape('residual'), addMembers, 'add_norm'),
+    normFirst: await producer(norm, normQ, normShape('plain'), normShape('plain', fewRows), [{ x: b.residual, weight: l0.attnNorm.buffer, out: b.normed }], 'attn_norm0', qkvX, qkv),
+    ffnNorm: await producer(norm, normQ, normShape('residual'), normShape('residual', fewRows), layers.map((l) => added(l.ffnNorm.buffer)), 'ffn_norm', guX, gateUp),
+    // the last member (output_norm) feeds lm_head, which quantizes x itself
+    attnNorm: await producer(
+      norm,
+      normQ,
+      normShape('residual'),
+      normShape('residual', fewRows),
+      layers.map((_, l) => added(l + 1 < L ? layers[l + 1]!.attnNorm.buffer : w.outputNorm.buffer)),
+      'attn_norm',
+      qkvX,
+      qkv,
+      L - 1,
+    ),
     qkv,
     ...(qkNorm ? { qkNorm } : {}),
     rope,
     o: await linear((l) => l.o, b.attnOut, b.proj, 'o'),
     gateUp,
-    swiglu: await group(
-      swigluSpec,
-      { act, numTokens: T, intermediateSize: c.intermediateSize, fused: fusedGu },
+    swiglu: await producer(
+      swigluSpec as KernelSpec<SwigluShape, unknown>,
+      swigluQuantXSpec as KernelSpec<SwigluShape & { format: Int8Format }, unknown>,
+      swigluShape(T),
+      swigluShape(fewRows),
       [{ gate: b.gate, up: b.up ?? b.gate, out: b.mlp }],
       'swiglu',
+      downX,
+      [down],
     ),
-    down: await linear((l) => l.down, b.mlp, b.proj, 'down'),
+    down,
     gather: await group(
       embeddingSpec,
       { act, table: act, numTokens: limits.maxNumSeqs, hiddenSize: c.hiddenSize, vocabSize: T },
       [{ ids: b.sampleRows, weights: b.normed, out: b.sampled }],
       'gather',
     ),
-    lmHead: await LinearGroup.create(ctx, act, [{ linear: w.output, x: b.sampled, y: b.logits }], limits.maxNumSeqs, configs, 'lm_head'),
+    lmHead: await LinearGroup.create(ctx, act, [{ linear: w.output, x: b.sampled, y: b.logits }], limits.maxNumSeqs, configs, 'lm_head', linOpts),
+    quantX,
   };
+}
+
+/** x quantized by its producer for one linear role: the GEMVs' weight format and the scratch. */
+interface ProducedX {
+  format: Int8Format;
+  scratch: { xq: GPUBuffer; xs: GPUBuffer };
 }

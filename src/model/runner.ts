@@ -49,6 +49,18 @@ export interface RunnerOptions {
   kv?: { blockSize?: number; numBlocks?: number; budgetBytes?: number };
   configs?: ConfigSource;
   onProgress?: UploadProgress;
+  /**
+   * Decode GEMVs on int8 dot products over x quantized per 32-block (as llama.cpp), where the
+   * weights take them (Q4_0, Q8_0, Q6_K). Default: on the f16 path only; true also on the f32 path
+   * (adapters without shader-f16; its decode is then no longer the exact reference).
+   */
+  int8Gemv?: boolean;
+  /**
+   * Where those GEMVs read quantized x, the kernel producing x (rmsnorm before q|k|v and gate|up,
+   * swiglu before down) writes it in the same pass (default true), instead of a quantizer pass per
+   * linear: the same words, one dispatch fewer each. false: the separate passes (A/B, tests).
+   */
+  fuseQuantizeX?: boolean;
 }
 
 export interface RunnerStep {
@@ -150,7 +162,10 @@ export class ModelRunner {
           }
         : fusedQkvViews(buf.q, cfg);
       const attnLayers = weights.layers.map((_, l) => attention.bindLayer(l, { ...views, out: buf.attnOut }));
-      const kernels = await buildKernels(ctx, cfg, act, limits, weights, buf, configs);
+      const kernels = await buildKernels(ctx, cfg, act, limits, weights, buf, configs, {
+        ...(opts.int8Gemv !== undefined ? { int8: opts.int8Gemv } : {}),
+        ...(opts.fuseQuantizeX !== undefined ? { fuseQuantizeX: opts.fuseQuantizeX } : {}),
+      });
       return new ModelRunner(ctx, cfg, act, limits, kvCache, weights, buf, kernels, attention, attnLayers);
     } catch (e) {
       for (const o of owned) o.destroy();
@@ -194,9 +209,11 @@ export class ModelRunner {
     const c = this.config;
     const k = this.k;
     k.embed.setShape({ ...embedShape(this.act, this.weights, c), numTokens: T });
-    k.normFirst.setShape({ act: this.act, mode: 'plain', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
-    k.normAdd.setShape({ act: this.act, mode: 'residual', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+    // the linears first: their GEMVs decide whether x's producers quantize x for them
     for (const g of [...k.qkv, k.o, ...k.gateUp, k.down]) g.setM(T);
+    k.normFirst.setShape({ act: this.act, mode: 'plain', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+    k.ffnNorm.setShape({ act: this.act, mode: 'residual', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
+    k.attnNorm.setShape({ act: this.act, mode: 'residual', numRows: T, rowLen: c.hiddenSize, eps: c.rmsNormEps });
     if (k.qkNorm) {
       const [q, kk] = qkNormShapes(this.act, c, Boolean(this.buf.k), T);
       k.qkNorm.q.setShape(q);
@@ -216,7 +233,8 @@ export class ModelRunner {
     if (!md) throw new WgllmError('invalid_argument', 'prepare() a step before encoding it');
     const k = this.k;
     k.embed.encode(pass); // residual = embed(ids)
-    k.normFirst.encode(pass); // normed = rmsnorm(residual) * attn_norm[0]
+    // (x's producers marked * also quantize it for the int8 GEMVs after them where built: XProducer)
+    k.normFirst.encode(pass); // * normed = rmsnorm(residual) * attn_norm[0]
     for (let l = 0; l < this.config.numLayers; l++) {
       for (const g of k.qkv) g.encode(pass, l); // q|k|v = normed @ Wqkv^T (+ bias)
       if (k.qkNorm) {
@@ -226,11 +244,11 @@ export class ModelRunner {
       for (const r of k.rope) r.encode(pass); // rotate q and k in place
       this.attention.forward(pass, this.attnLayers[l]!, md); // kv write + paged attention -> attnOut
       k.o.encode(pass, l); // proj = attnOut @ Wo^T
-      k.normAdd.encode(pass, 2 * l); // residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
+      k.ffnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
       for (const g of k.gateUp) g.encode(pass, l); // gate|up = normed @ Wgu^T
-      k.swiglu.encode(pass); // mlp = silu(gate) * up
+      k.swiglu.encode(pass); // * mlp = silu(gate) * up
       k.down.encode(pass, l); // proj = mlp @ Wdown^T
-      k.normAdd.encode(pass, 2 * l + 1); // residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
+      k.attnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
     }
     if (this.numSamples) {
       k.gather.encode(pass); // sampled = normed[sampleRows]
@@ -260,7 +278,8 @@ export class ModelRunner {
 
   dispose(): void {
     const k = this.k;
-    for (const g of [k.embed, k.normFirst, k.normAdd, ...k.rope, k.swiglu, k.gather]) g.destroy();
+    for (const g of [k.embed, k.normFirst, k.ffnNorm, k.attnNorm, ...k.rope, k.swiglu, k.gather]) g.destroy();
+    for (const b of k.quantX) b.destroy();
     for (const g of [...k.qkv, k.o, ...k.gateUp, k.down, k.lmHead]) g.destroy();
     k.qkNorm?.q.destroy();
     k.qkNorm?.k.destroy();

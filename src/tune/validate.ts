@@ -1,7 +1,6 @@
 import { WgllmError, isWgllmError } from '../core/errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { runKernel } from '../kernels/harness.js';
-import { compareTensors } from '../kernels/host-tensors.js';
+import { checkOutputs, runKernel } from '../kernels/harness.js';
 import type { HostTensors, KernelSpec } from '../kernels/spec.js';
 import { stableJson } from './hash.js';
 import type { RejectStage } from './entry.js';
@@ -75,21 +74,8 @@ export class CandidateValidator<S, C> {
       if (shape !== this.shape && !sameProgram(this.spec, this.shape, shape, cfg, this.ctx)) shape = this.shape;
       const { inputs, want } = this.prepared(shape);
       const got = await withErrorScopes(this.ctx.device, () => runKernel(this.ctx, this.spec, shape, cfg, inputs));
-      const tol = this.spec.tolerance(shape);
-      for (const name of this.spec.outputs(shape)) {
-        const g = got[name];
-        const w = want[name];
-        if (!g || !w) return { ok: false, stage: 'validate', reason: `output '${name}' missing` };
-        const cmp = compareTensors(g.data, w.data, tol);
-        if (!cmp.ok) {
-          const bad = cmp.firstBad!;
-          return {
-            ok: false,
-            stage: 'validate',
-            reason: `${name}[${bad.index}] = ${bad.got}, want ${bad.want} (max |err| ${cmp.maxAbsErr.toExponential(2)}, atol ${tol.atol}, rtol ${tol.rtol})`,
-          };
-        }
-      }
+      const r = checkOutputs(this.spec, shape, got, want);
+      if (!r.ok) return { ok: false, stage: 'validate', reason: r.error! };
       return { ok: true };
     } catch (e) {
       if (isWgllmError(e, 'device_lost')) throw e;
