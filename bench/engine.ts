@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
     profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
+    'fuse-quantize-x': { type: 'string', default: 'on' }, // off: the step timing's runner quantizes x in separate passes
     out: { type: 'string' },
   },
 });
@@ -119,6 +120,8 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     act,
     limits: { maxNumTokens: Math.max(maxNumSeqs, 16), maxNumSeqs, maxModelLen },
     kv: { numBlocks: 2 + maxNumSeqs * Math.ceil(maxModelLen / 16), blockSize: 16 },
+    // --fuse-quantize-x off: x's int8 quantizer as separate passes (A/B of the fused producers)
+    fuseQuantizeX: args['fuse-quantize-x'] !== 'off',
   });
   await model.close();
   const steps: StepTiming[] = [];
