@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
     profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
-    'fuse-quantize-x': { type: 'string', default: 'on' }, // off: the step timing's runner quantizes x in separate passes
+    'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
     out: { type: 'string' },
   },
 });
@@ -120,8 +120,8 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     act,
     limits: { maxNumTokens: Math.max(maxNumSeqs, 16), maxNumSeqs, maxModelLen },
     kv: { numBlocks: 2 + maxNumSeqs * Math.ceil(maxModelLen / 16), blockSize: 16 },
-    // --fuse-quantize-x off: x's int8 quantizer as separate passes (A/B of the fused producers)
-    fuseQuantizeX: args['fuse-quantize-x'] !== 'off',
+    // --fuse-quantize-x off | norms | all: which producers of x also quantize it (A/B; default the runner's)
+    ...(args['fuse-quantize-x'] ? { fuseQuantizeX: args['fuse-quantize-x'] === 'all' ? true : args['fuse-quantize-x'] === 'norms' ? 'norms' : false } : {}),
   });
   await model.close();
   const steps: StepTiming[] = [];

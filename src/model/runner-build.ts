@@ -70,8 +70,8 @@ export interface Kernels {
 export interface KernelOptions {
   /** int8-dot GEMVs over quantized x (LinearOptions.int8; default: f16 activations only) */
   int8?: boolean;
-  /** x's producers quantize it for the int8 GEMVs where those read it (default true) */
-  fuseQuantizeX?: boolean;
+  /** x's producers quantize it for the int8 GEMVs where those read it (default 'norms'; see RunnerOptions) */
+  fuseQuantizeX?: boolean | 'norms';
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -185,8 +185,10 @@ export async function buildKernels(
   // Where every linear reading one x (q|k|v, gate|up, down) takes one int8 format, x's producer
   // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
   const quantX: GPUBuffer[] = [];
-  const produced = (linears: Linear[], K: number, label: string): ProducedX | undefined => {
-    const format = (opts.fuseQuantizeX ?? true) ? producedXFormat(act, linears, T, ctx.info, linOpts) : undefined;
+  const fuse = opts.fuseQuantizeX ?? 'norms';
+  const produced = (linears: Linear[], K: number, label: string, by: 'rmsnorm' | 'swiglu'): ProducedX | undefined => {
+    const wanted = fuse === true || (fuse === 'norms' && by === 'rmsnorm');
+    const format = wanted ? producedXFormat(act, linears, T, ctx.info, linOpts) : undefined;
     if (!format) return undefined;
     const scratch = createQuantizedX(ctx, { M: Math.min(GEMV_MAX_M, T), K }, `${label}:x`);
     quantX.push(scratch.xq, scratch.xs);
@@ -196,7 +198,7 @@ export async function buildKernels(
   const l0 = layers[0]!;
   const fusedQkv = 'fused' in l0.qkv;
   const qkvOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.qkv ? [l.qkv.fused] : [l.qkv.q, l.qkv.k, l.qkv.v]);
-  const qkvX = produced(layers.flatMap(qkvOf), c.hiddenSize, 'qkv');
+  const qkvX = produced(layers.flatMap(qkvOf), c.hiddenSize, 'qkv', 'rmsnorm');
   const qkv = fusedQkv
     ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv', qkvX)]
     : await Promise.all(
@@ -219,14 +221,14 @@ export async function buildKernels(
     ),
   );
   const fusedGu = 'fused' in l0.gateUp;
-  const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up');
+  const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up', 'rmsnorm');
   const gateUp = fusedGu
     ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up', guX)]
     : [
         await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate', guX),
         await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up', guX),
       ];
-  const downX = produced(layers.map((l) => l.down), c.intermediateSize, 'down');
+  const downX = produced(layers.map((l) => l.down), c.intermediateSize, 'down', 'swiglu');
   const down = await linear((l) => l.down, b.mlp, b.proj, 'down', downX);
 
   // the producers: plain, and where x is quantized by them, the variant that does it

@@ -56,11 +56,14 @@ export interface RunnerOptions {
    */
   int8Gemv?: boolean;
   /**
-   * Where those GEMVs read quantized x, the kernel producing x (rmsnorm before q|k|v and gate|up,
-   * swiglu before down) writes it in the same pass (default true), instead of a quantizer pass per
-   * linear: the same words, one dispatch fewer each. false: the separate passes (A/B, tests).
+   * Where those GEMVs read quantized x, the kernel producing x writes it in the same pass instead
+   * of a quantizer pass per linear: the same words, one dispatch fewer each. 'norms' (default):
+   * rmsnorm before q|k|v and gate|up; true: also swiglu before down; false: the separate passes.
+   * Why not swiglu by default: swiglu.quant-x runs one invocation per 64 outputs (4 workgroups at
+   * one row of 14336), and on the H200 it took longer than swiglu plus the quantizer pass (per-
+   * dispatch profile, Llama-3.1-8B Q4_0, batch 1: 802 against 258 + 353 us per 32 layers).
    */
-  fuseQuantizeX?: boolean;
+  fuseQuantizeX?: boolean | 'norms';
 }
 
 export interface RunnerStep {

@@ -66,13 +66,17 @@ describe('x quantized by its producer (tiny-llama3, int8 GEMVs on the f32 path)'
   for (const { file, fusedPerLayer, steps } of cases) {
     it.skipIf(!ctx.info.features.packedDot)(`${file}: ${fusedPerLayer} dispatches fewer per layer at batch 1; logits bit for bit as with quantizer passes`, { timeout: 300_000 }, async () => {
       const { model } = await openFixture(`tiny-llama3/${file}`);
-      const make = (fuseQuantizeX: boolean) => ModelRunner.create(ctx, model, { act: 'f32', limits, int8Gemv: true, fuseQuantizeX });
-      const [fused, separate] = [await make(true), await make(false)];
+      const make = (fuseQuantizeX: boolean | 'norms') => ModelRunner.create(ctx, model, { act: 'f32', limits, int8Gemv: true, fuseQuantizeX });
+      const [fused, separate, norms] = [await make(true), await make(false), await make('norms')];
       try {
         const one = decode([{ len: 3, blockIds: blocksA }]);
         fused.prepare(one);
         separate.prepare(one);
+        norms.prepare(one);
         expect(countDispatches(separate) - countDispatches(fused)).toBe(fusedPerLayer * L);
+        // the default fuses the two rmsnorms only (q|k|v's and gate|up's x), not swiglu's
+        expect(countDispatches(separate) - countDispatches(norms)).toBe(Math.min(2, fusedPerLayer) * L);
+        norms.dispose();
         for (const [i, step] of steps.entries()) {
           for (const r of [fused, separate]) {
             r.prepare(step);
