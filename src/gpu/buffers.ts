@@ -76,7 +76,8 @@ export async function readBuffer(ctx: GpuContext, buffer: GPUBuffer, byteLength 
  */
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
-  private live = new Set<GPUBuffer>();
+  /** live buffers and their pool key (usage and size class: a buffer's own size adds slack) */
+  private live = new Map<GPUBuffer, string>();
 
   constructor(private readonly ctx: GpuContext) {}
 
@@ -86,22 +87,23 @@ export class BufferPool {
 
   acquire(byteSize: number, label: string, usage = STORAGE_USAGE): GPUBuffer {
     const size = BufferPool.sizeClass(byteSize);
-    const list = this.free.get(`${usage}:${size}`);
-    const buf = list?.pop() ?? createBuffer(this.ctx, size, label, usage);
-    this.live.add(buf);
+    const key = `${usage}:${size}`;
+    const buf = this.free.get(key)?.pop() ?? createBuffer(this.ctx, size, label, usage);
+    this.live.set(buf, key);
     return buf;
   }
 
   release(buf: GPUBuffer): void {
-    if (!this.live.delete(buf)) return;
-    const key = `${buf.usage}:${buf.size}`;
+    const key = this.live.get(buf);
+    if (key === undefined) return;
+    this.live.delete(buf);
     const list = this.free.get(key) ?? [];
     list.push(buf);
     this.free.set(key, list);
   }
 
   destroy(): void {
-    for (const b of this.live) b.destroy();
+    for (const b of this.live.keys()) b.destroy();
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.live.clear();
     this.free.clear();

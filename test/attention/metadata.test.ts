@@ -4,6 +4,7 @@ import { MetadataBuilder } from '../../src/attention/metadata.js';
 import { planSplits, DEFAULT_SPLIT_POLICY } from '../../src/attention/split-plan.js';
 import { PagedKVCache } from '../../src/attention/paged-kv-cache.js';
 import { attentionTestGpu } from './gpu.js';
+import { STORAGE_SLACK_BYTES } from '../../src/gpu/buffers.js';
 
 const ctx = await attentionTestGpu();
 const limits = { maxNumTokens: 16, maxNumSeqs: 4, maxBlocksPerSeq: 8 };
@@ -104,7 +105,7 @@ describe('PagedKVCache', () => {
     expect(c.bytesPerBlock).toBe(8192);
     expect(c.numBlocks).toBe(128);
     expect(c.capacityTokens).toBe(127 * 16);
-    expect(c.layer(1).k.size).toBe(128 * 2048);
+    expect(c.layer(1).k.size).toBe(128 * 2048 + STORAGE_SLACK_BYTES); // the blocks, plus every storage buffer's slack
     c.dispose();
   });
   it('refuses budgets below two blocks and impossible geometry', async () => {
