@@ -134,12 +134,17 @@ const int8Base = {
     // qkv 2184 -> 2233) and 8 beyond (gate_proj 2154 -> 3087, gate_up 2692 -> 3313, lm_head 3094
     // -> 4149); Q6_K lm_head 2728 -> 3700 (below 8192 outputs, Q4_K_M's v/down, it follows Q8_0
     // untimed). 4 rows per workgroup fell to 1.1-1.4 TB/s on the wide Q8_0 shapes.
-    // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W.
-    const mb = Math.min(4, bucket(shape.M));
+    // Several rows of x: 4 per pass (each pair's words serve 4 rows), 8 rows of W. Q4_0, same
+    // probe without the clamps: 2 rows of x per pass and 4 rows of W (two rows' loads at a time)
+    // beat that at M = 8 (q_proj 404 -> 555 GB/s of W, qkv 482 -> 659, down_proj 634 -> 738) and
+    // at M = 32 (q_proj 122 -> 171, qkv 141 -> 201, gate_up 168 -> 228, down_proj 176 -> 204).
+    // Q8_0 and Q6_K with several rows were not re-timed.
+    const q4 = shape.weight === 'q4_0';
+    const mb = Math.min(q4 ? 2 : 4, bucket(shape.M));
     const want =
       mb === 1
-        ? { wg: 64, rows: shape.weight === 'q4_0' || shape.N <= 8192 ? 2 : 8, mb, rb: 2 }
-        : { wg: 64, rows: 8, mb, rb: shape.weight === 'q4_0' ? 1 : 2 };
+        ? { wg: 64, rows: q4 || shape.N <= 8192 ? 2 : 8, mb, rb: 2 }
+        : { wg: 64, rows: q4 ? 4 : 8, mb, rb: 2 };
     const s = space(shape, dev);
     return (
       s.find((c) => c.wg === want.wg && c.rows === want.rows && c.mb === want.mb && c.rb === want.rb) ??
