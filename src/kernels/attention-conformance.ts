@@ -5,7 +5,7 @@ import { attentionDecodeSpec, attentionDecodeSplitSpec } from './attention-decod
 import { attentionReduceSpec, type AttentionReduceShape } from './attention-reduce.js';
 import { randomSeqs, type BatchSeq, type KvDType, type PagedAttentionShape, type PagedAttentionSplitShape } from './attention-shape.js';
 import { kvWriteSpec, type KvWriteShape } from './kv-write.js';
-import type { AnyKernelSpec } from './spec.js';
+import type { ConformanceFamily } from './conformance-family.js';
 
 /**
  * The paged-attention families of the conformance suite (spread into FAMILIES in conformance.ts):
@@ -18,12 +18,6 @@ import type { AnyKernelSpec } from './spec.js';
  * compiles a pipeline in time proportional to its workgroup memory (~4 ms per 16 bytes, so ~10 s
  * for a headDim-128 tile); random shapes and the config sweep use small heads.
  */
-interface AttentionFamily {
-  spec: AnyKernelSpec;
-  fixed: (act: ActDType) => { label: string; shape: unknown }[];
-  random: (act: ActDType, rng: Rng) => unknown;
-  small: (act: ActDType) => unknown;
-}
 
 interface Dims {
   numHeads: number;
@@ -77,7 +71,7 @@ function randomExtra(rng: Rng): Partial<PagedAttentionShape> {
   return { softcap: rng.next() < 0.3 ? 30 : 0, slidingWindow: rng.next() < 0.3 ? rng.int(1, 100) : 0, fusedQkv: rng.next() < 0.5 };
 }
 
-export const ATTENTION_FAMILIES: AttentionFamily[] = [
+export const ATTENTION_FAMILIES: ConformanceFamily[] = [
   {
     spec: kvWriteSpec,
     fixed: (act) => [

@@ -5,13 +5,14 @@ import type { DeviceInfo } from '../gpu/device-info.js';
 import { addSpec } from './add.js';
 import { ATTENTION_FAMILIES } from './attention-conformance.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
+import type { ConformanceFamily, CrossCheck } from './conformance-family.js';
 import { checkOutputs, runKernel } from './harness.js';
 import { MATMUL_FAMILIES } from './matmul-conformance.js';
 import { QUANT_X_FAMILIES } from './quant-x-conformance.js';
 import { SAMPLING_FAMILIES } from './sampling-conformance.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
 import { ropeSpec, type RopeShape } from './rope.js';
-import type { AnyKernelSpec, HostTensors } from './spec.js';
+import type { AnyKernelSpec } from './spec.js';
 import { swigluSpec, type SwigluShape } from './swiglu.js';
 
 /**
@@ -34,12 +35,6 @@ export interface ConformanceCase {
   crossCheck?: CrossCheck;
 }
 
-/**
- * A check of a kernel's outputs on the GPU beyond the CPU reference: e.g. that a kernel's fused
- * variant writes bit for bit what the separate kernel writes from the same values. Returns what
- * is wrong, or undefined.
- */
-export type CrossCheck = (ctx: GpuContext, got: HostTensors, shape: unknown) => Promise<string | undefined>;
 
 export interface ConformanceResult {
   case: ConformanceCase;
@@ -63,15 +58,6 @@ export interface ConformanceOptions {
   filter?: (kernelId: string) => boolean;
 }
 
-type ShapeMaker = (act: ActDType, rng: Rng) => unknown;
-interface Family {
-  spec: AnyKernelSpec;
-  fixed: (act: ActDType) => { label: string; shape: unknown }[];
-  random: ShapeMaker;
-  /** small shape used to sweep every config */
-  small: (act: ActDType) => unknown;
-  crossCheck?: CrossCheck;
-}
 
 const rms = (act: ActDType, numRows: number, rowLen: number, residual: boolean): RmsnormShape => ({
   act,
@@ -110,7 +96,7 @@ const embed = (act: ActDType, table: EmbeddingShape['table'], numTokens: number,
   vocabSize,
 });
 
-export const FAMILIES: Family[] = [
+export const FAMILIES: ConformanceFamily[] = [
   {
     spec: rmsnormSpec,
     fixed: (act) => [

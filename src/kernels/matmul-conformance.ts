@@ -6,7 +6,7 @@ import { matmulGemmSpec } from './matmul-gemm.js';
 import { matmulGemvSpec } from './matmul-gemv.js';
 import { matmulGemvInt8PreSpec, matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec } from './matmul-tensor.js';
-import type { AnyKernelSpec } from './spec.js';
+import type { ConformanceFamily } from './conformance-family.js';
 
 /**
  * The matmul families of the conformance suite (spread into FAMILIES in conformance.ts).
@@ -14,12 +14,6 @@ import type { AnyKernelSpec } from './spec.js';
  * (K odd or K % 4 == 2 for f32/f16; whole blocks for block formats), M = 1, 2, 3, 17, 64, 513,
  * bias on and off. Shapes stay small: SwiftShader runs ~1 GFLOP/s and compiles slowly.
  */
-interface MatmulFamily {
-  spec: AnyKernelSpec;
-  fixed: (act: ActDType) => { label: string; shape: MatmulShape }[];
-  random: (act: ActDType, rng: Rng) => MatmulShape;
-  small: (act: ActDType) => MatmulShape;
-}
 
 type Case = [MatmulWeightFormat, number, number, number, boolean];
 
@@ -130,7 +124,7 @@ const GEMM_CASES: Case[] = [
   ['q6_k', 1, 9, 512, true],
 ];
 
-export const MATMUL_FAMILIES: MatmulFamily[] = [
+export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
   {
     spec: matmulGemvSpec,
     fixed: (act) => cases(act, GEMV_CASES),

@@ -7,7 +7,8 @@ import type { MatmulShape } from './matmul-common.js';
 import { matmulQuantizeXSpec } from './matmul-gemv-int8.js';
 import { GEMV_MAX_M } from './matmul.js';
 import { rmsnormQuantXSpec, type RmsnormQuantXShape } from './rmsnorm.js';
-import type { AnyKernelSpec, HostTensors } from './spec.js';
+import type { ConformanceFamily } from './conformance-family.js';
+import type { HostTensors } from './spec.js';
 import { swigluQuantXSpec, type SwigluQuantXShape } from './swiglu.js';
 
 /**
@@ -19,13 +20,6 @@ import { swigluQuantXSpec, type SwigluQuantXShape } from './swiglu.js';
  * Rows 1..GEMV_MAX_M (the decode GEMV's), widths whole pairs of blocks (Q6_K: 256-blocks), odd
  * numbers of pairs, and more pairs than invocations (the config sweep's small shape at WG 32).
  */
-interface QuantXFamily {
-  spec: AnyKernelSpec;
-  fixed: (act: ActDType) => { label: string; shape: unknown }[];
-  random: (act: ActDType, rng: Rng) => unknown;
-  small: (act: ActDType) => unknown;
-  crossCheck: (ctx: GpuContext, got: HostTensors, shape: unknown) => Promise<string | undefined>;
-}
 
 const FORMATS: readonly Int8Format[] = ['q4_0', 'q8_0', 'q6_k'];
 
@@ -66,7 +60,7 @@ const swiglu = (act: ActDType, format: Int8Format, numTokens: number, intermedia
   fused,
 });
 
-export const QUANT_X_FAMILIES: QuantXFamily[] = [
+export const QUANT_X_FAMILIES: ConformanceFamily[] = [
   {
     spec: rmsnormQuantXSpec,
     fixed: (act) => [

@@ -1,8 +1,7 @@
 import type { ActDType } from '../core/dtype.js';
-import type { Rng } from '../core/random.js';
 import { samplingSpec, type SamplingShape } from './sampling.js';
 import { samplingClearSpec, samplingFeedSpec, samplingFillSpec, type AdmitShape, type FeedShape } from './sampling-aux.js';
-import type { AnyKernelSpec } from './spec.js';
+import type { ConformanceFamily } from './conformance-family.js';
 
 /**
  * The sampling families of the conformance suite (spread into FAMILIES in conformance.ts).
@@ -10,12 +9,6 @@ import type { AnyKernelSpec } from './spec.js';
  * logit bias, logprobs) on random slots, each redrawn until it is far from a near-tie, so tokens
  * must match the reference exactly and logprobs within 1e-4. Vocabularies up to Qwen's 151936.
  */
-interface SamplingFamily {
-  spec: AnyKernelSpec;
-  fixed: (act: ActDType) => { label: string; shape: unknown }[];
-  random: (act: ActDType, rng: Rng) => unknown;
-  small: (act: ActDType) => unknown;
-}
 
 const s = (act: ActDType, numRows: number, vocabSize: number, maxNumSeqs = numRows + 2, maxBias = 64): SamplingShape => ({
   act,
@@ -27,7 +20,7 @@ const s = (act: ActDType, numRows: number, vocabSize: number, maxNumSeqs = numRo
 const admit = (numClear: number, numEntries: number, vocabSize: number, maxNumSeqs: number): AdmitShape => ({ numClear, numEntries, vocabSize, maxNumSeqs });
 const feed = (numFeeds: number, maxNumSeqs: number, numTokens: number): FeedShape => ({ numFeeds, maxNumSeqs, numTokens });
 
-export const SAMPLING_FAMILIES: SamplingFamily[] = [
+export const SAMPLING_FAMILIES: ConformanceFamily[] = [
   {
     spec: samplingSpec,
     fixed: (act) => [
