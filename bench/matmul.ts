@@ -162,9 +162,9 @@ async function benchCase(
 }
 
 /** --tune-where: a config is tuned when each listed field equals the given value. */
+const TUNE_WHERE = Object.entries(args['tune-where'] ? (JSON.parse(args['tune-where']) as Record<string, unknown>) : {});
 function tuneWhere(cfg: Record<string, unknown>): boolean {
-  const where = args['tune-where'] ? (JSON.parse(args['tune-where']) as Record<string, unknown>) : {};
-  return Object.entries(where).every(([k, v]) => JSON.stringify(cfg[k]) === JSON.stringify(v));
+  return TUNE_WHERE.every(([k, v]) => JSON.stringify(cfg[k]) === JSON.stringify(v));
 }
 
 async function main(): Promise<void> {

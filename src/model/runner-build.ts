@@ -185,12 +185,13 @@ export async function buildKernels(
   // Where every linear reading one x (q|k|v, gate|up, down) takes one int8 format, x's producer
   // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
   const quantX: GPUBuffer[] = [];
+  const fewRows = Math.min(GEMV_MAX_M, T); // the most rows a GEMV takes
   const fuse = opts.fuseQuantizeX ?? 'norms';
   const produced = (linears: Linear[], K: number, label: string, by: 'rmsnorm' | 'swiglu'): ProducedX | undefined => {
     const wanted = fuse === true || (fuse === 'norms' && by === 'rmsnorm');
     const format = wanted ? producedXFormat(act, linears, T, ctx.info, linOpts) : undefined;
     if (!format) return undefined;
-    const scratch = createQuantizedX(ctx, { M: Math.min(GEMV_MAX_M, T), K }, `${label}:x`);
+    const scratch = createQuantizedX(ctx, { M: fewRows, K }, `${label}:x`);
     quantX.push(scratch.xq, scratch.xs);
     return { format, scratch };
   };
@@ -232,7 +233,6 @@ export async function buildKernels(
   const down = await linear((l) => l.down, b.mlp, b.proj, 'down', downX);
 
   // the producers: plain, and where x is quantized by them, the variant that does it
-  const fewRows = Math.min(GEMV_MAX_M, T);
   const producer = async <S extends object>(
     spec: KernelSpec<S, unknown>,
     quantSpec: KernelSpec<S & { format: Int8Format }, unknown>,
