@@ -179,7 +179,7 @@ async function main(): Promise<void> {
         // decode tiles only matter where it runs instead.
         const tiles = t.configs.decodeVec ? [t.configs.decode] : space.filter((c) => c.tq === 1);
         for (const tile of tiles) {
-          for (const partitionSize of [0, 64, 128, 256, 512, 1024, 2048]) {
+          for (const partitionSize of [0, 16, 32, 64, 128, 256, 512, 1024, 2048]) {
             const split = partitionSize === 0 ? { enabled: false } : { partitionSize, targetWorkgroups: 1 << 20 };
             const r = await timeStep(ctx, timer, d, seqs, layers, quick, { decode: tile, split: tile }, split).catch(() => undefined);
             if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize };

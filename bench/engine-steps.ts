@@ -9,7 +9,7 @@ import { grid1d } from '../src/gpu/grid.js';
 import { GpuTimer } from '../src/gpu/timer.js';
 import type { ModelRunner } from '../src/model/runner.js';
 import type { ModelWeights } from '../src/model/weights.js';
-import { median } from './trace-stats.js';
+import { median, percentile } from './trace-stats.js';
 
 const r4 = (x: number) => Number(x.toFixed(4));
 
@@ -70,6 +70,11 @@ export interface StepTiming {
   hostMs: { prepare: number; encode: number; submit: number; total: number };
   /** ms from the start of prepare to the GPU finishing (median), one step at a time */
   stepWallMs: number;
+  /** the same, 90th percentile and worst (intermittent slow steps show here, not in the median) */
+  stepWallP90Ms: number;
+  stepWallMaxMs: number;
+  /** GPU ms of the same one-at-a-time passes (timestamps), median / p90 / worst */
+  loopGpuMs?: { p50: number; p90: number; max: number };
   /** GPU ms of the forward pass (median); null without timestamp-query */
   gpuMs: number | null;
 }
@@ -95,26 +100,33 @@ export async function timeDecodeSteps(ctx: GpuContext, runner: ModelRunner, batc
   const encd: number[] = [];
   const subm: number[] = [];
   const wall: number[] = [];
+  // GPU time of the very passes whose wall time is taken (where timestamps exist): tells slow
+  // GPU work (clocks) apart from a slow wake-up of the host when a step is slow.
+  const loopGpu: number[] = [];
+  const ts = ctx.info.features.timestampQuery ? stepTimestamps(ctx) : undefined;
   for (let s = -2; s < steps; s++) {
     const t0 = performance.now();
     runner.prepare(stepAt(Math.max(0, s)));
     const t1 = performance.now();
     const enc = ctx.device.createCommandEncoder({ label: 'bench-decode' });
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass(ts ? { timestampWrites: ts.writes } : {});
     runner.encode(pass);
     pass.end();
+    ts?.resolve(enc);
     const cb = enc.finish();
     const t2 = performance.now();
     ctx.queue.submit([cb]);
     const t3 = performance.now();
-    await ctx.queue.onSubmittedWorkDone();
+    const gpu = ts ? await ts.read() : (await ctx.queue.onSubmittedWorkDone(), NaN);
     const t4 = performance.now();
     if (s < 0) continue; // warm-up steps (first-use pipeline and bind-group work)
     prep.push(t1 - t0);
     encd.push(t2 - t1);
     subm.push(t3 - t2);
     wall.push(t4 - t0);
+    loopGpu.push(gpu);
   }
+  ts?.destroy();
   let gpuMs: number | null = null;
   const timer = new GpuTimer(ctx);
   if (timer.usesTimestamps) {
@@ -126,7 +138,32 @@ export async function timeDecodeSteps(ctx: GpuContext, runner: ModelRunner, batc
   timer.destroy();
   const hostMs = { prepare: r4(median(prep)), encode: r4(median(encd)), submit: r4(median(subm)), total: 0 };
   hostMs.total = r4(median(prep.map((p, i) => p + encd[i]! + subm[i]!)));
-  return { batch, contextLen, steps, hostMs, stepWallMs: r4(median(wall)), gpuMs: gpuMs === null ? null : r4(gpuMs) };
+  return { batch, contextLen, steps, hostMs, stepWallMs: r4(median(wall)), stepWallP90Ms: r4(percentile(wall, 90)), stepWallMaxMs: r4(Math.max(...wall)), ...(ts ? { loopGpuMs: { p50: r4(median(loopGpu)), p90: r4(percentile(loopGpu, 90)), max: r4(Math.max(...loopGpu)) } } : {}), gpuMs: gpuMs === null ? null : r4(gpuMs) };
+}
+
+/** Begin/end timestamps of one pass per step, read back with the step (mapAsync waits for it). */
+function stepTimestamps(ctx: GpuContext) {
+  const querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolveBuf = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.QUERY_RESOLVE | GPUBufferUsageConst.COPY_SRC });
+  const readBuf = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
+  return {
+    writes: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    resolve(enc: GPUCommandEncoder) {
+      enc.resolveQuerySet(querySet, 0, 2, resolveBuf, 0);
+      enc.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, 16);
+    },
+    async read(): Promise<number> {
+      await readBuf.mapAsync(GPUMapModeConst.READ);
+      const t = new BigUint64Array(readBuf.getMappedRange().slice(0));
+      readBuf.unmap();
+      return Number(t[1]! - t[0]!) / 1e6;
+    },
+    destroy() {
+      querySet.destroy();
+      resolveBuf.destroy();
+      readBuf.destroy();
+    },
+  };
 }
 
 const COPY_WGSL = /* wgsl */ `
@@ -206,6 +243,8 @@ export interface KernelProfileRow {
   us: number;
   /** share of the summed per-dispatch times */
   share: number;
+  /** GPU µs the kernel's dispatches add to the one-pass step (leave-one-kind-out), null if not measured */
+  inPassUs: number | null;
 }
 
 /**
@@ -215,7 +254,7 @@ export interface KernelProfileRow {
  * one pass allows, so the sum exceeds the one-pass step time (reported next to it); the split
  * between kernels is what this is for.
  */
-export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, repeats = 5): Promise<{ batch: number; sumUs: number; rows: KernelProfileRow[] }> {
+export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, repeats = 5): Promise<{ batch: number; sumUs: number; onePassUs: number; rows: KernelProfileRow[] }> {
   const bs = runner.blockSize;
   const perSeq = Math.ceil((contextLen + 2) / bs);
   const blocks = Array.from({ length: batch }, (_, i) => Array.from({ length: perSeq }, (_, j) => 1 + i * perSeq + j));
@@ -273,19 +312,70 @@ export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, ba
     resolve.destroy();
     read.destroy();
   }
+  // pipeline label = kernel id; bind group label = the launch's role (e.g. 'qkv:q4_0:matmul.gemv[3]')
+  const kindOf = (c: RecordedDispatch) => {
+    const role = (c.groups.get(0)?.label ?? '').replace(/(\[\d+\]|:\d+)$/, '');
+    return role && !role.endsWith(c.pipeline.label) ? `${role} ${c.pipeline.label}` : role || c.pipeline.label || 'unlabelled';
+  };
   const byKernel = new Map<string, { dispatches: number; us: number }>();
   calls.forEach((c, i) => {
-    // pipeline label = kernel id; bind group label = the launch's role (e.g. 'qkv:q4_0:matmul.gemv[3]')
-    const role = (c.groups.get(0)?.label ?? '').replace(/(\[\d+\]|:\d+)$/, '');
-    const k = role && !role.endsWith(c.pipeline.label) ? `${role} ${c.pipeline.label}` : role || c.pipeline.label || 'unlabelled';
+    const k = kindOf(c);
     const e = byKernel.get(k) ?? { dispatches: 0, us: 0 };
     e.dispatches++;
     e.us += median(per[i]!);
     byKernel.set(k, e);
   });
+  const inPass = await leaveOneKindOut(ctx, calls, calls.map(kindOf));
   const sumUs = [...byKernel.values()].reduce((a, e) => a + e.us, 0);
   const rows = [...byKernel.entries()]
-    .map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, us: r4(e.us), share: r4(e.us / sumUs) }))
+    .map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, us: r4(e.us), share: r4(e.us / sumUs), inPassUs: inPass.costUs.get(kernel) ?? null }))
     .sort((a, b) => b.us - a.us);
-  return { batch, sumUs: r4(sumUs), rows };
+  return { batch, sumUs: r4(sumUs), onePassUs: inPass.fullUs, rows };
+}
+
+/**
+ * What each kind of dispatch costs inside the one pass a step really is: the pass's GPU time with
+ * every dispatch, minus its time without that kind's dispatches (the others unchanged; their
+ * inputs hold whatever the last full pass left, which changes no timing here). Separate passes
+ * charge each dispatch a pass's fixed cost and lose the overlap between neighbours; this does not.
+ * Warmed first (bench/steady.ts: clocks follow load), median of 5 per variant.
+ */
+async function leaveOneKindOut(ctx: GpuContext, calls: RecordedDispatch[], kinds: string[]): Promise<{ fullUs: number; costUs: Map<string, number> }> {
+  const qs = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.QUERY_RESOLVE | GPUBufferUsageConst.COPY_SRC });
+  const read = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
+  const timePass = async (skip: string | undefined, reps: number): Promise<number> => {
+    const us: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const enc = ctx.device.createCommandEncoder({ label: 'bench-profile-pass' });
+      const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+      calls.forEach((c, i) => {
+        if (kinds[i] === skip) return;
+        pass.setPipeline(c.pipeline);
+        for (const [k, g] of c.groups) pass.setBindGroup(k, g);
+        pass.dispatchWorkgroups(...c.grid);
+      });
+      pass.end();
+      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+      ctx.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapModeConst.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      us.push(Number(t[1]! - t[0]!) / 1e3);
+    }
+    return median(us);
+  };
+  try {
+    const t0 = performance.now();
+    while (performance.now() - t0 < 500) await timePass(undefined, 1); // sustained load: steady clocks
+    const fullUs = await timePass(undefined, 5);
+    const costUs = new Map<string, number>();
+    for (const k of new Set(kinds)) costUs.set(k, r4(fullUs - (await timePass(k, 5))));
+    return { fullUs: r4(fullUs), costUs };
+  } finally {
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+  }
 }

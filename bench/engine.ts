@@ -39,7 +39,9 @@ const { values: args } = parseArgs({
     // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
     profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
-    'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
+    'fuse-quantize-x': { type: 'string' },
+    // also write each decode run's inter-token latencies in arrival order (for stall patterns)
+    'itl-series': { type: 'boolean', default: false }, // off | norms | all: the step timing's runner (default: the runner's own)
     out: { type: 'string' },
   },
 });
@@ -76,7 +78,8 @@ async function decodeBench(engine: WgllmEngine, batch: number, gen: number, prom
   const { traces } = await runRequests(engine, prompts, gen);
   // Decode phase: from the moment every prompt has its first token (all prefilled) to the end.
   const tStart = Math.max(...traces.map((t) => t.tokenTimes[0] ?? Infinity));
-  return { batch, gen, promptLen, ...decodeSummary(traces, tStart, batch) };
+  const series = args['itl-series'] ? { itlSeriesMs: itls(traces).map((x) => round(x, 2)) } : {};
+  return { batch, gen, promptLen, ...decodeSummary(traces, tStart, batch), ...series };
 }
 
 async function prefillBench(engine: WgllmEngine, len: number, vocab: number, repeats: number) {
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
     const { steps: rb, profiles } = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']), ints(args.profile!));
     result.decodeSteps = rb;
     if (profiles.length) result.kernelProfile = profiles;
-    for (const p of profiles) log(`kernel profile, batch ${p.batch} (${p.sumUs.toFixed(0)} µs in separate passes): ${p.rows.slice(0, 8).map((r) => `${r.kernel} ${r.us.toFixed(0)} µs x${r.dispatches}`).join(', ')}`);
+    for (const p of profiles) log(`kernel profile, batch ${p.batch} (${p.onePassUs.toFixed(0)} µs in one pass; in-pass cost, separate-pass time): ${p.rows.slice(0, 10).map((r) => `${r.kernel} ${r.inPassUs?.toFixed(0)} / ${r.us.toFixed(0)} µs x${r.dispatches}`).join(', ')}`);
     // What the engine adds around the forward pass (scheduling, sampling, readback, streaming):
     // its median inter-token latency next to the runner's own step at the same batch.
     const decodeRows = (result.decode ?? []) as { batch: number; itlMs: { p50: number | null } }[];

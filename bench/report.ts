@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
 });
 
 type Pcts = { p50: number | null; p90: number | null; p99: number | null; mean: number | null };
-interface DecodeRow { batch: number; gen: number; promptLen: number; tokensPerSec: number | null; perSeqTokensPerSec: number | null; itlMs: Pcts; llamaTimers?: { tokensPerSec: number | null }; llamaDecodeCalls?: number }
+interface DecodeRow { batch: number; gen: number; promptLen: number; settleSteps?: number; tokensPerSec: number | null; perSeqTokensPerSec: number | null; itlMs: Pcts; llamaTimers?: { tokensPerSec: number | null }; llamaDecodeCalls?: number }
 interface PrefillRow { promptLen: number; ttftMs: number | null; tokensPerSec: number | null; llamaTimers?: { tokensPerSec: number | null } }
 interface Serving { requests: number; promptLens: number[]; gen: number; outputTokensPerSec: number | null; totalTokensPerSec: number | null; ttftMs: Pcts; itlMs: Pcts }
 interface Engine {
@@ -179,7 +179,9 @@ const md = `# Results: wgllm vs llama.cpp on the same GPU
 - **Sources**: [\`${path.basename(args.engine!)}\`](${rel(args.engine!)}) (bench/engine.ts), [\`${path.basename(args.peer!)}\`](${rel(args.peer!)}) (bench/llama-cpp.ts)${args.notes ? `\n- **Notes**: ${args.notes}` : ''}
 
 Both are measured the same way from Node: greedy, EOS ignored, random prompt ids; decode tokens/s
-counts from the moment every sequence has its first token to the last token; prefill is the median
+counts from the moment every sequence has its first token and ${ours.decode?.[0]?.settleSteps ?? 0} further steps
+(an idle GPU needs ~150 ms of load to reach its clocks; the JSON's \`fromStart\` counts from the first token)
+to the last token; prefill is the median
 time to first token of a fresh prompt (3 runs). llama.cpp's own timers (GPU work and its C++ side,
 without sampling and JS) are given for reference; the last decode column counts its llama_decode
 calls per step (1.00 when its sequences step together). A ratio above 1 means wgllm is faster.

@@ -33,33 +33,75 @@ fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.x + wid.y * nwg.x;
 }
 
+// Elements per invocation per round of a row loop, all loaded before any is used: a round waits
+// on one memory trip, not PER_ROUND. A single row (decode at batch 1) is one workgroup, so its time is
+// the latency of its loop rounds: 4 rounds of one load each at WG 1024 and 4096 columns cost
+// more than the whole row's bytes.
+const PER_ROUND = 4u;
+
 // out[row, :] = rmsnorm(x[row, :]) * weight[:]
 fn norm_row(row: u32, lane: Lane) {
   let base = row * params.rowLen;
+  let last = params.rowLen - 1u;
   var ss = 0.0;
-  for (var i = lane.index; i < params.rowLen; i += WG) {
-    let v = f32(x[base + i]);
-    ss += v * v;
+  for (var i0 = lane.index; i0 < params.rowLen; i0 += PER_ROUND * WG) {
+    var v: array<f32, PER_ROUND>;
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = i0 + e * WG;
+      v[e] = select(0.0, f32(x[base + min(i, last)]), i < params.rowLen);
+    }
+    for (var e = 0u; e < PER_ROUND; e++) { ss += v[e] * v[e]; }
   }
   let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
-  for (var i = lane.index; i < params.rowLen; i += WG) {
-    out[base + i] = act_t(f32(x[base + i]) * scale * weight[i]);
+  for (var i0 = lane.index; i0 < params.rowLen; i0 += PER_ROUND * WG) {
+    var v: array<f32, PER_ROUND>;
+    var w: array<f32, PER_ROUND>;
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = min(i0 + e * WG, last);
+      v[e] = f32(x[base + i]);
+      w[e] = weight[i];
+    }
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = i0 + e * WG;
+      if (i < params.rowLen) { out[base + i] = act_t(v[e] * scale * w[e]); }
+    }
   }
 }
 
 // residual[row, :] += x[row, :];  out[row, :] = rmsnorm(residual[row, :]) * weight[:]
 fn add_norm_row(row: u32, lane: Lane) {
   let base = row * params.rowLen;
+  let last = params.rowLen - 1u;
   var ss = 0.0;
-  for (var i = lane.index; i < params.rowLen; i += WG) {
-    // The sum is rounded to act_t before it is squared: the next layer reads the rounded value.
-    let v = act_t(f32(x[base + i]) + f32(residual[base + i]));
-    residual[base + i] = v;
-    ss += f32(v) * f32(v);
+  for (var i0 = lane.index; i0 < params.rowLen; i0 += PER_ROUND * WG) {
+    var v: array<f32, PER_ROUND>;
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = min(i0 + e * WG, last);
+      v[e] = f32(x[base + i]) + f32(residual[base + i]);
+    }
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = i0 + e * WG;
+      if (i < params.rowLen) {
+        // The sum is rounded to act_t before it is squared: the next layer reads the rounded value.
+        let r = act_t(v[e]);
+        residual[base + i] = r;
+        ss += f32(r) * f32(r);
+      }
+    }
   }
   let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
-  for (var i = lane.index; i < params.rowLen; i += WG) {
-    out[base + i] = act_t(f32(residual[base + i]) * scale * weight[i]);
+  for (var i0 = lane.index; i0 < params.rowLen; i0 += PER_ROUND * WG) {
+    var v: array<f32, PER_ROUND>;
+    var w: array<f32, PER_ROUND>;
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = min(i0 + e * WG, last);
+      v[e] = f32(residual[base + i]); // this invocation's own stores of the loop above
+      w[e] = weight[i];
+    }
+    for (var e = 0u; e < PER_ROUND; e++) {
+      let i = i0 + e * WG;
+      if (i < params.rowLen) { out[base + i] = act_t(v[e] * scale * w[e]); }
+    }
   }
 }
 

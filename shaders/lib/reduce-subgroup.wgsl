@@ -13,6 +13,9 @@ struct Lane {
 
 var<workgroup> red_scratch: array<f32, WG>;
 
+// Every invocation reads the n subgroup partials a subgroup's width at a time and combines them
+// across its subgroup: n / sg_size shared-memory reads each instead of n (n = 32 at WG = 1024
+// on NVIDIA, where the serial loop cost as much as the loads it reduced).
 fn wg_combine_sum(s: f32, lane: Lane) -> f32 {
   if (lane.sg_id == 0u) {
     red_scratch[lane.index / lane.sg_size] = s;
@@ -20,11 +23,12 @@ fn wg_combine_sum(s: f32, lane: Lane) -> f32 {
   workgroupBarrier();
   let n = (WG + lane.sg_size - 1u) / lane.sg_size;
   var t = 0.0;
-  for (var i = 0u; i < n; i++) {
-    t += red_scratch[i];
+  for (var i = 0u; i < n; i += lane.sg_size) {
+    let j = i + lane.sg_id;
+    t += select(0.0, red_scratch[min(j, n - 1u)], j < n);
   }
   workgroupBarrier();
-  return t;
+  return subgroupAdd(t);
 }
 
 fn wg_sum(v: f32, lane: Lane) -> f32 {
@@ -39,9 +43,9 @@ fn wg_max(v: f32, lane: Lane) -> f32 {
   workgroupBarrier();
   let n = (WG + lane.sg_size - 1u) / lane.sg_size;
   var t = red_scratch[0];
-  for (var i = 1u; i < n; i++) {
-    t = max(t, red_scratch[i]);
+  for (var i = 0u; i < n; i += lane.sg_size) {
+    t = max(t, red_scratch[min(i + lane.sg_id, n - 1u)]);
   }
   workgroupBarrier();
-  return t;
+  return subgroupMax(t);
 }

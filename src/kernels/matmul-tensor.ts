@@ -133,13 +133,27 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // TFLOP/s against 86 for `mid` (best of the 16x16x16 configs; `mid` stayed best for q_proj
     // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
     const wide = { ...mid, ti: 4, tj: 4 };
-    const wideTiles = Math.ceil(shape.N / tensorTile(wide).bn) * Math.ceil(shape.M / tensorTile(wide).bm);
-    if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
-    if (shape.M >= 256 && fits(mid, shape, dev)) return mid;
-    // H200, Llama-3.1-8B shapes, Q4_0/Q8_0 at M = 512: 24-33 TFLOP/s. At M = 32 32-row tiles with
-    // 128-column K steps were faster for a 4096-wide output (down_proj: 0.69 vs 0.96 ms) and
-    // slower for a 14336-wide one (0.45 vs 0.31): too few workgroups either way (split-K is the
-    // missing piece), so the tuner decides per shape.
+    const tiles = (c: MatmulTensorConfig) => Math.ceil(shape.N / tensorTile(c).bn) * Math.ceil(shape.M / tensorTile(c).bm);
+    if (shape.M >= 256 && tiles(wide) >= 200 && fits(wide, shape, dev)) return wide;
+    // Below ~256 workgroups the K loop's memory trips are not hidden: the narrower tile of the same
+    // grid (one result tile across per subgroup) doubles the workgroups. H200, Q4_0, q_proj 4096 x
+    // 4096 at M = 256: 0.116 ms against 0.130 for `mid` (128 workgroups).
+    const midNarrow = { ...mid, tj: 1 };
+    if (shape.M >= 256 && fits(mid, shape, dev)) return tiles(mid) >= 256 || !fits(midNarrow, shape, dev) ? mid : midNarrow;
+    // 33..255 rows (batch decode past the GEMV, short prefills): one workgroup row of tiles covers
+    // M (64 or 128 rows), so W is read about once whatever the width; the widest tile that still
+    // gives ~256 workgroups. H200, Q4_0, best of the space against the previous default (64 x 64
+    // tiles, 0.17-0.19 ms at every M up to 128): q_proj M = 64 0.078 ms with 64 x 16 tiles (16x8x16
+    // matrices), M = 128 0.087 with 128 x 32; gate_proj 14336 wide at M = 64 0.140 with 64 x 32.
+    const sgM = shape.M > 64 ? 4 : 2;
+    const narrow = shapes.find(([m, n, k]) => m === 16 && n === 8 && k === 16);
+    const small: MatmulTensorConfig[] = [
+      { mma, sgM, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 },
+      { mma, sgM, sgN: 2, ti: 2, tj: 1, bk: 64, pad: 8, db: 0 },
+      ...(narrow ? [{ mma: narrow, sgM, sgN: 2, ti: 2, tj: 1, bk: 64, pad: 8, db: 0 }] : []),
+    ].filter((c) => fits(c, shape, dev));
+    const pick = small.find((c) => tiles(c) >= 256) ?? small[small.length - 1];
+    if (pick) return pick;
     return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 };
   },
 
