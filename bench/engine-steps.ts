@@ -104,13 +104,10 @@ export async function timeDecodeSteps(ctx: GpuContext, runner: ModelRunner, batc
   // GPU work (clocks) apart from a slow wake-up of the host when a step is slow.
   const loopGpu: number[] = [];
   const ts = ctx.info.features.timestampQuery ? stepTimestamps(ctx) : undefined;
-  // Warm-up: first-use pipeline and bind-group work, and clocks (an idle GPU needs ~150 ms of
-  // load to reach them; one step at a time keeps it below full load, so give it longer).
-  const warmUntil = performance.now() + 500;
-  for (let s = -2; s < steps; s++) {
-    if (s === -1 && performance.now() < warmUntil) s = -2;
+  // One step, one at a time: the clock after prepare, encode, submit and the wait, and the pass's GPU ms (NaN without timestamps).
+  const oneStep = async (s: number) => {
     const t0 = performance.now();
-    runner.prepare(stepAt(Math.max(0, s)));
+    runner.prepare(stepAt(s));
     const t1 = performance.now();
     const enc = ctx.device.createCommandEncoder({ label: 'bench-decode' });
     const pass = enc.beginComputePass(ts ? { timestampWrites: ts.writes } : {});
@@ -122,8 +119,14 @@ export async function timeDecodeSteps(ctx: GpuContext, runner: ModelRunner, batc
     ctx.queue.submit([cb]);
     const t3 = performance.now();
     const gpu = ts ? await ts.read() : (await ctx.queue.onSubmittedWorkDone(), NaN);
-    const t4 = performance.now();
-    if (s < 0) continue; // warm-up steps (first-use pipeline and bind-group work)
+    return { t0, t1, t2, t3, t4: performance.now(), gpu };
+  };
+  // Warm-up: first-use pipeline and bind-group work (2 steps), and clocks (an idle GPU needs
+  // ~150 ms of load to reach them; one step at a time keeps it below full load, so give it longer).
+  const warmUntil = performance.now() + 500;
+  for (let w = 0; w < 2 || performance.now() < warmUntil; w++) await oneStep(0);
+  for (let s = 0; s < steps; s++) {
+    const { t0, t1, t2, t3, t4, gpu } = await oneStep(s);
     prep.push(t1 - t0);
     encd.push(t2 - t1);
     subm.push(t3 - t2);
@@ -345,29 +348,17 @@ export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, ba
  * Warmed first (bench/steady.ts: clocks follow load), median of 5 per variant.
  */
 async function leaveOneKindOut(ctx: GpuContext, calls: RecordedDispatch[], kinds: string[]): Promise<{ fullUs: number; costUs: Map<string, number> }> {
-  const qs = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
-  const resolve = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.QUERY_RESOLVE | GPUBufferUsageConst.COPY_SRC });
-  const read = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
+  const timer = new GpuTimer(ctx);
+  const replay = (pass: GPUComputePassEncoder, skip: string | undefined) =>
+    calls.forEach((c, i) => {
+      if (kinds[i] === skip) return;
+      pass.setPipeline(c.pipeline);
+      for (const [k, g] of c.groups) pass.setBindGroup(k, g);
+      pass.dispatchWorkgroups(...c.grid);
+    });
   const timePass = async (skip: string | undefined, reps: number): Promise<number> => {
     const us: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const enc = ctx.device.createCommandEncoder({ label: 'bench-profile-pass' });
-      const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-      calls.forEach((c, i) => {
-        if (kinds[i] === skip) return;
-        pass.setPipeline(c.pipeline);
-        for (const [k, g] of c.groups) pass.setBindGroup(k, g);
-        pass.dispatchWorkgroups(...c.grid);
-      });
-      pass.end();
-      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
-      ctx.queue.submit([enc.finish()]);
-      await read.mapAsync(GPUMapModeConst.READ);
-      const t = new BigUint64Array(read.getMappedRange().slice(0));
-      read.unmap();
-      us.push(Number(t[1]! - t[0]!) / 1e3);
-    }
+    for (let r = 0; r < reps; r++) us.push(1e3 * (await timer.time((p) => replay(p, skip))));
     return median(us);
   };
   try {
@@ -378,8 +369,6 @@ async function leaveOneKindOut(ctx: GpuContext, calls: RecordedDispatch[], kinds
     for (const k of new Set(kinds)) costUs.set(k, r4(fullUs - (await timePass(k, 5))));
     return { fullUs: r4(fullUs), costUs };
   } finally {
-    qs.destroy();
-    resolve.destroy();
-    read.destroy();
+    timer.destroy();
   }
 }
