@@ -232,6 +232,7 @@ async function main(): Promise<void> {
                   let best = { config, ms };
                   for (const cfg of (spec.space(shape, dev) as Record<string, unknown>[]).filter(tuneWhere).slice(0, tune)) {
                     const t = await benchCase(ctx, timer, spec, shape, w, x, y, cfg, quick).catch(() => Infinity);
+                    console.log(`  tuned ${name} ${format} M=${M}: ${t.toFixed(4)} ms ${JSON.stringify(cfg)}`);
                     if (t < best.ms) best = { config: cfg, ms: t };
                   }
                   row.best = { ...best, ...stats(best.ms) };

@@ -5,10 +5,12 @@
 //   1 w      [N, K] in its stored format read, through w_quad (shaders/lib/dequant-<format>.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
-//   4 params Params { M, N, K }
-// Prelude: act_t; Params; consts BM, BN, BK, TM, TN (generated: they size register arrays); an x
-// reader; a weight reader (+ dequant-bytes for block formats).
-// Grid: (ceil(N / BN), ceil(M / BM)); one workgroup computes a BM x BN tile of y, with
+//   4 params Params { M, N, K, KC }
+//   6 part   [SPLIT, M, N] f32           scratch, main_split only (shaders/lib/gemm-grid.wgsl)
+// Prelude: act_t; Params; consts BM, BN, BK, TM, TN, SPLIT (generated: they size register
+// arrays); an x reader; a weight reader (+ dequant-bytes for block formats); gemm-grid.wgsl.
+// Grid: (ceil(N / BN), ceil(M / BM), SPLIT); one workgroup computes a BM x BN tile of y (over the
+// K columns of its split, split_k_range(z); all of K when SPLIT = 1), with
 // WG = (BM / TM) * (BN / TN) invocations. Per step of BK columns it stages x[BM, BK] and
 // W[BN, BK] in workgroup memory as f32, transposed (k-major), W dequantized while loaded (each
 // weight decoded once per workgroup, never expanded in GPU memory); then each invocation
@@ -22,7 +24,7 @@
 // - Products: the sub-tile is TM/4 x TN/4 groups of 4 x 4, at rows 4 * (ty + g * BM/TM) + 0..3
 //   and columns 4 * (tx + g * BN/TN) + 0..3: every workgroup-memory read is a vec4, and the
 //   invocations of a subgroup read consecutive (or broadcast) words, without bank conflicts.
-// Tunables: BM, BN (multiples of TM, TN), BK (a multiple of 4), TM, TN (4 or 8).
+// Tunables: BM, BN (multiples of TM, TN), BK (a multiple of 4), TM, TN (4 or 8), SPLIT (split-K).
 // Precision: f32 tiles, f32 products and sums; only x and y storage is act_t.
 
 const WG = (BM / TM) * (BN / TN);
@@ -48,7 +50,8 @@ struct Staged {
   w: array<vec4f, NWB * 4u>,
 }
 
-fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32) -> Staged {
+// Columns at or past kend (the end of this workgroup's split) load as zeros.
+fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32, kend: u32) -> Staged {
   var st: Staged;
   for (var j = 0u; j < NXB; j++) {
     let b = lid + j * WG;
@@ -56,7 +59,7 @@ fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32) -> Staged {
     let c = k0 + (b % BK4) * 4u;
     for (var e = 0u; e < 4u; e++) {
       var v = vec4f(0.0);
-      if (b < XB && m0 + r + e < params.M && c < params.K) { v = x_vec4(m0 + r + e, c); }
+      if (b < XB && m0 + r + e < params.M && c < kend) { v = x_vec4(m0 + r + e, c); }
       st.x[j * 4u + e] = v;
     }
   }
@@ -66,7 +69,7 @@ fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32) -> Staged {
     let c = k0 + (b % BK4) * 4u;
     for (var e = 0u; e < 4u; e++) {
       var v = vec4f(0.0);
-      if (b < WB && n0 + r + e < params.N && c < params.K) { v = w_quad(n0 + r + e, c >> 2u); }
+      if (b < WB && n0 + r + e < params.N && c < kend) { v = w_quad(n0 + r + e, c >> 2u); }
       st.w[j * 4u + e] = v;
     }
   }
@@ -106,16 +109,17 @@ fn gemm_store(lid: u32, st: ptr<function, Staged>) {
 }
 
 fn gemm_tile(wid: vec3u, lid: u32) -> array<f32, TM * TN> {
-  let n0 = wid.x * BN;
-  let m0 = wid.y * BM;
+  let n0 = tile_of(wid).x * BN;
+  let m0 = tile_of(wid).y * BM;
   let tx = lid % (BN / TN);
   let ty = lid / (BN / TN);
   var acc = array<f32, TM * TN>();
-  var st = gemm_load(n0, m0, lid, 0u);
-  for (var k0 = 0u; k0 < params.K; k0 += BK) {
+  let kr = split_k_range(wid.z);
+  var st = gemm_load(n0, m0, lid, kr.x, kr.y);
+  for (var k0 = kr.x; k0 < kr.y; k0 += BK) {
     gemm_store(lid, &st);
     workgroupBarrier();
-    if (k0 + BK < params.K) { st = gemm_load(n0, m0, lid, k0 + BK); } // in flight during the FMAs
+    if (k0 + BK < kr.y) { st = gemm_load(n0, m0, lid, k0 + BK, kr.y); } // in flight during the FMAs
     for (var kk = 0u; kk < BK; kk++) {
       var a: array<vec4f, TM / 4u>;
       var b: array<vec4f, TN / 4u>;
@@ -134,8 +138,8 @@ fn gemm_tile(wid: vec3u, lid: u32) -> array<f32, TM * TN> {
 
 // (y index, n) of sub-tile element (i, j) of invocation lid; y index NONE when outside [M, N].
 fn gemm_out(wid: vec3u, lid: u32, i: u32, j: u32) -> vec2u {
-  let m = wid.y * BM + 4u * (lid / (BN / TN) + (i / 4u) * (BM / TM)) + i % 4u;
-  let n = wid.x * BN + 4u * (lid % (BN / TN) + (j / 4u) * (BN / TN)) + j % 4u;
+  let m = tile_of(wid).y * BM + 4u * (lid / (BN / TN) + (i / 4u) * (BM / TM)) + i % 4u;
+  let n = tile_of(wid).x * BN + 4u * (lid % (BN / TN) + (j / 4u) * (BN / TN)) + j % 4u;
   return select(vec2u(NONE), vec2u(m * params.N + n, n), m < params.M && n < params.N);
 }
 
@@ -157,6 +161,19 @@ fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     for (var j = 0u; j < TN; j++) {
       let o = gemm_out(wid, lid, i, j);
       if (o.x != NONE) { y[o.x] = act_t(acc[i * TN + j] + bias[o.y]); }
+    }
+  }
+}
+
+// Split-K: this workgroup's partial tile, to part[z] (reduce_split adds the slices up).
+@compute @workgroup_size(WG)
+fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let acc = gemm_tile(wid, lid);
+  let base = wid.z * params.M * params.N;
+  for (var i = 0u; i < TM; i++) {
+    for (var j = 0u; j < TN; j++) {
+      let o = gemm_out(wid, lid, i, j);
+      if (o.x != NONE) { part[base + o.x] = acc[i * TN + j]; }
     }
   }
 }

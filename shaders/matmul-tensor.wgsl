@@ -7,16 +7,18 @@
 //   1 w      [N, K] in its stored format read, through w_half4 (shaders/lib/tensor-w-*.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
-//   4 params Params { M, N, K }
-// Prelude: enables; act_t; Params; generated consts SM, SN, SK (one of the device's f16 -> f32
+//   4 params Params { M, N, K, KC }
+//   6 part   [SPLIT, M, N] f32           scratch, main_split only (shaders/lib/gemm-grid.wgsl)
+// Prelude: enables; act_t; Params; generated consts SPLIT, SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
 // SG_SIZE (the adapter's subgroup size), DB (0 or 1); an x reader and its f16 staging reader (x_half4); a
 // weight reader and its f16 staging reader (w_half4: f16 and Q4_0/Q8_0 decode straight to
 // halves; without it each staged value went f16 -> f32 -> f16, and on NVIDIA conversions run at
 // 1/8 of the FMA rate).
-// Grid: (ceil(N / BN), ceil(M / BM)), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup computes a
-// BM x BN tile of y. Per step of BK columns every invocation helps stage x[BM, BK] and
+// Grid: (ceil(N / BN), ceil(M / BM), SPLIT), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup
+// computes a BM x BN tile of y over the K columns of its split (split_k_range(z),
+// gemm-grid.wgsl; all of K when SPLIT = 1). Per step of BK columns every invocation helps stage x[BM, BK] and
 // W[BN, BK] (dequantized while loaded) as f16 in workgroup memory (rows padded by PAD halves
 // against bank conflicts), then subgroup (sm, sn) multiplies its TI x TJ result tiles. The
 // global loads of a step go to registers with constant trip counts (all in flight together) and
@@ -32,7 +34,7 @@
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
 // DB = 1 double-buffers the staged tiles (one barrier per step instead of two).
 // Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or 4), DB,
-// the matrix config.
+// the matrix config, SPLIT (split-K).
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
 
@@ -76,17 +78,18 @@ struct Staged {
 }
 
 // This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
-// Adjacent invocations take adjacent quads of one row: the global loads coalesce.
-fn tc_load(wid: vec3u, lid: u32, k0: u32) -> Staged {
-  let n0 = wid.x * BN;
-  let m0 = wid.y * BM;
+// Adjacent invocations take adjacent quads of one row: the global loads coalesce. Columns at or
+// past kend (the end of this workgroup's split) load as zeros.
+fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
+  let n0 = tile_of(wid).x * BN;
+  let m0 = tile_of(wid).y * BM;
   var st: Staged;
   for (var j = 0u; j < NXQ; j++) {
     let i = lid + j * WG;
     let r = i / KQ;
     let c = (i % KQ) * 4u;
     var v = vec4<f16>(0.0);
-    if (i < BM * KQ && m0 + r < params.M && k0 + c < params.K) { v = x_half4(m0 + r, k0 + c); }
+    if (i < BM * KQ && m0 + r < params.M && k0 + c < kend) { v = x_half4(m0 + r, k0 + c); }
     st.x[j] = v;
   }
   for (var j = 0u; j < NWQ; j++) {
@@ -94,7 +97,7 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32) -> Staged {
     let r = i / KQ;
     let c = (i % KQ) * 4u;
     var v = vec4<f16>(0.0);
-    if (i < BN * KQ && n0 + r < params.N && k0 + c < params.K) { v = w_half4(n0 + r, (k0 + c) >> 2u); }
+    if (i < BN * KQ && n0 + r < params.N && k0 + c < kend) { v = w_half4(n0 + r, (k0 + c) >> 2u); }
     st.w[j] = v;
   }
   return st;
@@ -179,13 +182,14 @@ fn tc_step(acc: ptr<function, Acc>, lid: u32, xo: u32, wo: u32) {
 
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
-  var st = tc_load(wid, lid, 0u);
+  let kr = split_k_range(wid.z);
+  var st = tc_load(wid, lid, kr.x, kr.y);
   if (DB == 0u) {
     // One staging buffer: store, wait, products, wait (the next step overwrites the tiles).
-    for (var k0 = 0u; k0 < params.K; k0 += BK) {
+    for (var k0 = kr.x; k0 < kr.y; k0 += BK) {
       tc_store(lid, &st, 0u);
       workgroupBarrier();
-      if (k0 + BK < params.K) { st = tc_load(wid, lid, k0 + BK); } // in flight during the products
+      if (k0 + BK < kr.y) { st = tc_load(wid, lid, k0 + BK, kr.y); } // in flight during the products
       tc_step(acc, lid, 0u, 0u);
       workgroupBarrier();
     }
@@ -195,9 +199,9 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
     tc_store(lid, &st, 0u);
     workgroupBarrier();
     var s = 0u;
-    for (var k0 = 0u; k0 < params.K; k0 += BK) {
-      let next = k0 + BK < params.K;
-      if (next) { st = tc_load(wid, lid, k0 + BK); }
+    for (var k0 = kr.x; k0 < kr.y; k0 += BK) {
+      let next = k0 + BK < kr.y;
+      if (next) { st = tc_load(wid, lid, k0 + BK, kr.y); }
       tc_step(acc, lid, (s & 1u) * BM * XS, (s & 1u) * BN * XS);
       if (next) { tc_store(lid, &st, (s + 1u) & 1u); }
       workgroupBarrier();
@@ -236,8 +240,8 @@ fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
 // y index NONE when outside [M, N].
 fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
   let sg = lid / SG_SIZE;
-  let m = wid.y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
-  let n = wid.x * BN + (sg % SG_N) * TJ * SN + (t % 4u) * SN + e % SN;
+  let m = tile_of(wid).y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+  let n = tile_of(wid).x * BN + (sg % SG_N) * TJ * SN + (t % 4u) * SN + e % SN;
   let inside = m < params.M && n < params.N;
   return vec3u(select(NONE, m * params.N + n, inside), n, sg * SM * SN + e);
 }
@@ -267,6 +271,23 @@ fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
       if (o.x != NONE) { y[o.x] = act_t(ct[o.z] + bias[o.y]); }
+    }
+    workgroupBarrier();
+  }
+}
+
+// Split-K: this workgroup's partial tiles, to part[z] (reduce_split adds the slices up).
+@compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var acc: Acc;
+  tc_accumulate(&acc, wid, lid);
+  let base = wid.z * params.M * params.N;
+  for (var t = 0u; t < 16u; t++) {
+    if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
+    tc_stage_result(&acc, t, lid);
+    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+      let o = tc_out(wid, lid, t, e);
+      if (o.x != NONE) { part[base + o.x] = ct[o.z]; }
     }
     workgroupBarrier();
   }

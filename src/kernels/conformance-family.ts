@@ -1,6 +1,7 @@
 import type { ActDType } from '../core/dtype.js';
 import type { Rng } from '../core/random.js';
 import type { GpuContext } from '../gpu/context.js';
+import type { DeviceInfo } from '../gpu/device-info.js';
 import type { AnyKernelSpec, HostTensors } from './spec.js';
 
 /**
@@ -21,5 +22,7 @@ export interface ConformanceFamily<Shape = unknown> {
   random: (act: ActDType, rng: Rng) => Shape;
   /** small shape used to sweep every config */
   small: (act: ActDType) => Shape;
+  /** optional: awkward shapes run with a given config (paths that no default takes at a small shape, e.g. split-K) */
+  configured?: (act: ActDType, dev: DeviceInfo) => { label: string; shape: Shape; config: unknown }[];
   crossCheck?: CrossCheck;
 }

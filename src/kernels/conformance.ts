@@ -179,12 +179,15 @@ export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {})
   const acts = opts.acts ?? ['f32', 'f16'];
   const seed = opts.seed ?? 1234;
   const rng = new Rng(seed);
+  const configuredRng = new Rng(seed + 1);
   const cases: ConformanceCase[] = [];
   for (const fam of FAMILIES) {
     if (opts.filter && !opts.filter(fam.spec.id)) continue;
     for (const act of acts) {
       const base = { kernel: fam.spec.id, act, spec: fam.spec, ...(fam.crossCheck ? { crossCheck: fam.crossCheck } : {}) };
       for (const f of fam.fixed(act)) cases.push({ ...base, label: f.label, shape: f.shape, seed: rng.int(0, 2 ** 31) });
+      // seeds of their own: the shared stream (and so every later family's shapes) stays as it was
+      for (const f of fam.configured?.(act, dev) ?? []) cases.push({ ...base, label: f.label, shape: f.shape, config: f.config, seed: configuredRng.int(0, 2 ** 31) });
       for (let i = 0; i < (opts.randomShapes ?? 3); i++) {
         const shape = fam.random(act, rng);
         cases.push({ ...base, label: `random ${JSON.stringify(shape)}`, shape, seed: rng.int(0, 2 ** 31) });

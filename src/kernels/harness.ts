@@ -21,7 +21,7 @@ export async function runKernel<S, C>(
   let kd: KernelDispatch<S, C> | undefined;
   try {
     for (const b of spec.bindings(shape)) {
-      if (b.kind === 'uniform') continue;
+      if (b.kind === 'uniform' || b.scratch) continue;
       const t = inputs[b.name];
       if (!t) throw new WgllmError('invalid_argument', `${spec.id}: input '${b.name}' missing`);
       buffers[b.name] = uploadBuffer(ctx, hostTensorBytes(t), `${spec.id}:${b.name}`);

@@ -9,18 +9,25 @@ import type { KernelSpec } from './spec.js';
 
 /** Compiles (or fetches from the context's cache) the pipeline for one shape and config. */
 export async function compileKernel<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, shape: S, cfg: C): Promise<CachedPipeline> {
+  return (await compileKernelPrograms(ctx, spec, shape, cfg))[0];
+}
+
+/** The pipeline of the program's entry point, and of its `then` entry point where it has one. */
+async function compileKernelPrograms<S, C>(ctx: GpuContext, spec: KernelSpec<S, C>, shape: S, cfg: C): Promise<[CachedPipeline, CachedPipeline?]> {
   const reasons = spec.supports(shape, ctx.info);
   if (reasons.length) {
     throw new WgllmError('unsupported', `${spec.id} cannot run this shape on this adapter: ${reasons.join('; ')}`);
   }
   const program = spec.build(shape, cfg, ctx.info);
-  return ctx.pipelines.get({
+  const request = (entryPoint: string) => ({
     source: program.source,
-    entryPoint: program.entryPoint,
+    entryPoint,
     constants: program.constants,
     bindings: spec.bindings(shape).map(({ binding, kind }) => ({ binding, kind })),
     label: spec.id,
   });
+  const first = await ctx.pipelines.get(request(program.entryPoint));
+  return program.then ? [first, await ctx.pipelines.get(request(program.then))] : [first];
 }
 
 /**
@@ -73,14 +80,18 @@ export class KernelDispatch<S, C> {
 export class KernelGroup<S, C> {
   private readonly uniformData: ArrayBuffer;
   private grid: [number, number, number] = [0, 0, 0];
+  private thenGrid: [number, number, number] = [0, 0, 0];
 
   private constructor(
     private readonly ctx: GpuContext,
     readonly spec: KernelSpec<S, C>,
     readonly cfg: C,
     private readonly pipeline: GPUComputePipeline,
+    private readonly thenPipeline: GPUComputePipeline | undefined,
     private readonly bindGroups: GPUBindGroup[],
     private readonly uniformBuffer: GPUBuffer,
+    /** scratch bindings (allocated here, shared by the members, which run one after another) and their sizes */
+    private readonly scratch: Record<string, { buffer: GPUBuffer; bytes: number }>,
   ) {
     this.uniformData = new ArrayBuffer(uniformByteSize(spec.uniforms));
   }
@@ -93,15 +104,22 @@ export class KernelGroup<S, C> {
     members: readonly Readonly<Record<string, GPUBuffer | BufferBinding>>[],
     label = spec.id,
   ): Promise<KernelGroup<S, C>> {
-    const cached = await compileKernel(ctx, spec, shape, cfg);
+    const [cached, then] = await compileKernelPrograms(ctx, spec, shape, cfg);
     const uniformBuffer = createBuffer(ctx, uniformByteSize(spec.uniforms), `${label}:params`, GPUBufferUsageConst.UNIFORM | GPUBufferUsageConst.COPY_DST);
     const decls = spec.bindings(shape);
+    const needs = spec.scratchBytes?.(shape, cfg) ?? {};
+    const scratch: Record<string, { buffer: GPUBuffer; bytes: number }> = {};
+    for (const b of decls.filter((d) => d.scratch)) {
+      const bytes = needs[b.name] ?? 0;
+      scratch[b.name] = { buffer: createBuffer(ctx, Math.max(4, bytes), `${label}:${b.name}`), bytes };
+    }
     const bindGroups = members.map((buffers, i) =>
       createBindGroup(
         ctx,
         cached.layout,
         decls.map((b) => {
           if (b.kind === 'uniform') return { binding: b.binding, resource: uniformBuffer };
+          if (b.scratch) return { binding: b.binding, resource: scratch[b.name]!.buffer };
           const buf = buffers[b.name];
           if (!buf) throw new WgllmError('invalid_argument', `${label}[${i}]: no buffer given for binding '${b.name}'`);
           return { binding: b.binding, resource: buf };
@@ -109,16 +127,24 @@ export class KernelGroup<S, C> {
         `${label}[${i}]`,
       ),
     );
-    const g = new KernelGroup(ctx, spec, cfg, cached.pipeline, bindGroups, uniformBuffer);
+    const g = new KernelGroup(ctx, spec, cfg, cached.pipeline, then?.pipeline, bindGroups, uniformBuffer, scratch);
     g.setShape(shape);
     return g;
   }
 
   setShape(shape: S): void {
+    const needs = this.spec.scratchBytes?.(shape, this.cfg) ?? {};
+    for (const [name, s] of Object.entries(this.scratch)) {
+      if ((needs[name] ?? 0) > s.bytes) {
+        throw new WgllmError('invalid_argument', `${this.spec.id}: this shape needs ${needs[name]} bytes of '${name}', the group was built for ${s.bytes}: create it for the largest shape it will run`);
+      }
+    }
     const launch = this.spec.dispatch(shape, this.cfg, this.ctx.info);
     packUniforms(this.spec.uniforms, launch.uniforms, this.uniformData);
     this.ctx.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData);
     this.grid = launch.grid;
+    if (this.thenPipeline && !launch.thenGrid) throw new WgllmError('internal', `${this.spec.id}: the program has a second entry point but dispatch() gave no thenGrid`);
+    this.thenGrid = launch.thenGrid ?? [0, 0, 0];
   }
 
   encode(pass: GPUComputePassEncoder, member = 0): void {
@@ -127,9 +153,14 @@ export class KernelGroup<S, C> {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroups[member]!);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.thenPipeline) {
+      pass.setPipeline(this.thenPipeline);
+      pass.dispatchWorkgroups(...this.thenGrid);
+    }
   }
 
   destroy(): void {
     this.uniformBuffer.destroy();
+    for (const s of Object.values(this.scratch)) s.buffer.destroy();
   }
 }

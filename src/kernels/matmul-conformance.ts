@@ -1,5 +1,7 @@
 import type { ActDType } from '../core/dtype.js';
 import type { Rng } from '../core/random.js';
+import type { DeviceInfo } from '../gpu/device-info.js';
+import type { AnyKernelSpec } from './spec.js';
 import type { MatmulShape } from './matmul-common.js';
 import { kMultiple, MATMUL_WEIGHT_FORMATS, type MatmulWeightFormat } from './matmul-formats.js';
 import { matmulGemmSpec } from './matmul-gemm.js';
@@ -124,6 +126,25 @@ const GEMM_CASES: Case[] = [
   ['q6_k', 1, 9, 512, true],
 ];
 
+// Split-K (gemm-grid.wgsl) at the default tile of each shape: slices that end inside a
+// quant block (Q4_K's 256, KC = 384), a partial last slice and empty ones (K = 300 in 8 slices
+// of 48: the last ends at 384), M past a tile edge, bias added once in the reduction.
+const SPLIT_CASES: [...Case, number][] = [
+  ['f32', 17, 70, 1001, true, 2],
+  ['f32', 17, 70, 1001, false, 8],
+  ['f16', 3, 33, 300, false, 8],
+  ['q4_0', 64, 40, 1024, true, 4],
+  ['q4_k', 5, 19, 768, false, 2],
+  ['q6_k', 513, 9, 512, true, 2],
+];
+
+function splitCases(spec: AnyKernelSpec, act: ActDType, dev: DeviceInfo): { label: string; shape: MatmulShape; config: unknown }[] {
+  return SPLIT_CASES.map(([weight, M, N, K, bias, splitK]) => {
+    const shape: MatmulShape = { act, weight, M, N, K, bias };
+    return { label: `${weight} ${M}x${N}x${K}${bias ? ' +bias' : ''} split-K ${splitK}`, shape, config: { ...spec.defaultConfig(shape, dev), splitK } };
+  });
+}
+
 export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
   {
     spec: matmulGemvSpec,
@@ -149,12 +170,14 @@ export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
     spec: matmulGemmSpec,
     fixed: (act) => cases(act, GEMM_CASES),
     random: (act, rng) => randomShape(act, rng, 130, 70, 300),
-    small: (act) => ({ act, weight: 'q4_0', M: 5, N: 40, K: 96, bias: true }),
+    small: (act) => ({ act, weight: 'q4_0', M: 5, N: 40, K: 512, bias: true }), // K = 512: split-K 2 in the space
+    configured: (act, dev) => splitCases(matmulGemmSpec, act, dev),
   },
   {
     spec: matmulTensorSpec,
     fixed: (act) => cases(act, GEMM_CASES),
     random: (act, rng) => randomShape(act, rng, 300, 150, 300),
-    small: (act) => ({ act, weight: 'q4_0', M: 33, N: 40, K: 96, bias: true }),
+    small: (act) => ({ act, weight: 'q4_0', M: 33, N: 40, K: 512, bias: true }),
+    configured: (act, dev) => splitCases(matmulTensorSpec, act, dev),
   },
 ];

@@ -1,8 +1,5 @@
 import source from '../../shaders/matmul-gemm.wgsl?raw';
 import {
-  MATMUL_UNIFORMS,
-  matmulBindings,
-  matmulEntryPoint,
   matmulMakeInputs,
   matmulProblemKey,
   matmulReference,
@@ -13,11 +10,24 @@ import {
 import { constsWgsl, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { bucket } from './common.js';
+import {
+  GEMM_UNIFORMS,
+  GEMM_GRID_SOURCE,
+  SPLIT_KS,
+  defaultSplit,
+  gemmBindings,
+  splitEntryPoints,
+  splitFits,
+  gemmGridConsts,
+  gemmLaunch,
+  type GemmGridConfig,
+  splitScratchBytes,
+} from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
 /** Tunables of the tiled GEMM (see shaders/matmul-gemm.wgsl). */
-export interface MatmulGemmConfig {
+export interface MatmulGemmConfig extends GemmGridConfig {
   /** tile rows (of x / y) per workgroup */
   bm: number;
   /** tile columns (rows of W / outputs) per workgroup */
@@ -59,15 +69,20 @@ function fits(cfg: MatmulGemmConfig, shape: MatmulShape, dev: DeviceInfo): boole
     wg <= dev.limits.maxComputeWorkgroupSizeX &&
     (cfg.bm + cfg.bn) * cfg.bk * 4 <= dev.limits.maxComputeWorkgroupStorageSize &&
     Math.ceil(shape.N / cfg.bn) <= dev.limits.maxComputeWorkgroupsPerDimension &&
-    Math.ceil(shape.M / cfg.bm) <= dev.limits.maxComputeWorkgroupsPerDimension
+    Math.ceil(shape.M / cfg.bm) <= dev.limits.maxComputeWorkgroupsPerDimension &&
+    splitFits(shape, cfg.splitK ?? 1, dev)
   );
+}
+
+function gemmTiles(shape: MatmulShape, bm: number, bn: number): number {
+  return Math.ceil(shape.N / bn) * Math.ceil(shape.M / bm);
 }
 
 export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   id: 'matmul.gemm',
-  sources: [source, ...MATMUL_LIB_SOURCES],
-  uniforms: MATMUL_UNIFORMS,
-  bindings: matmulBindings,
+  sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES],
+  uniforms: GEMM_UNIFORMS,
+  bindings: gemmBindings,
 
   supports(shape, dev) {
     const reasons = matmulShapeErrors(shape, dev);
@@ -78,21 +93,31 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   space(shape, dev) {
     // Tiles taller than M (rounded up) only compute rows that are thrown away.
     const maxBm = Math.max(16, bucket(shape.M));
+    // Split-K only where the tiles alone leave the GPU short of workgroups.
     return TILES.filter(([bm]) => bm <= maxBm)
       .flatMap(([bm, bn, tm, tn]) => BKS.map((bk) => ({ bm, bn, bk, tm, tn })))
+      .flatMap((c) => (gemmTiles(shape, c.bm, c.bn) < 512 ? SPLIT_KS.map((splitK) => (splitK > 1 ? { ...c, splitK } : c)) : [c]))
+      .flatMap((c) => [c, { ...c, mFast: 1 }])
       .filter((c) => fits(c, shape, dev));
   },
 
   defaultConfig(shape, dev) {
-    // Small M: short tiles, so fewer rows of x are computed and thrown away. Larger M: the
-    // largest tile (most reuse per staged word) that still gives the GPU a few hundred
-    // workgroups, so that every multiprocessor has more than one to switch between.
+    // Small M: short tiles, so fewer rows of x are computed and thrown away. Larger M: 64 x 128
+    // tiles, K split (up to 4 ways) until there are ~256 workgroups, walking down M first where M
+    // is short (the workgroups in flight then share W's blocks). H200, f16 weights, TFLOP/s
+    // (`bench/matmul.js --tune`, same call): at M = 4096, 64 x 128 tiles 28.2-28.4 where 128 x 128
+    // ran 26.5-26.8; at M = 512, k_proj 1024 x 4096 (64 tiles) 26.0 in 4 slices (12.4 with the
+    // 32 x 64 tiles that reached 256 workgroups unsplit), gate_proj 14336 x 4096 24.6 -> 26.2 and
+    // lm_head 128256 x 4096 26.7 (128 x 128) -> 29.1 walking down M first.
     const candidates: [number, number, number, number][] =
-      shape.M <= 16 ? [[16, 64, 4, 4]] : shape.M <= 32 ? [[32, 64, 4, 4]] : [[128, 128, 8, 8], [64, 128, 4, 8], [64, 64, 4, 4], [32, 64, 4, 4]];
-    const tiles = (bm: number, bn: number) => Math.ceil(shape.N / bn) * Math.ceil(shape.M / bm);
-    const [bm, bn, tm, tn] = candidates.find(([bm, bn]) => tiles(bm, bn) >= 256) ?? candidates[candidates.length - 1]!;
-    const cfg = { bm, bn, bk: 16, tm, tn };
-    if (fits(cfg, shape, dev)) return cfg;
+      shape.M <= 16 ? [[16, 64, 4, 4]] : shape.M <= 32 ? [[32, 64, 4, 4]] : [[64, 128, 4, 8], [64, 64, 4, 4], [32, 64, 4, 4]];
+    const mFast = shape.M > 32 && shape.M <= 1024 ? { mFast: 1 } : {};
+    for (const [bm, bn, tm, tn] of candidates) {
+      const tiles = gemmTiles(shape, bm, bn);
+      const splitK = shape.M > 32 ? defaultSplit(shape, tiles, dev, 256, 4) : 1;
+      const cfg = { bm, bn, bk: 16, tm, tn, ...(splitK > 1 ? { splitK } : {}), ...mFast };
+      if (fits(cfg, shape, dev)) return cfg;
+    }
     return { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 };
   },
 
@@ -100,20 +125,24 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
     return {
       source: composeWgsl(source, {
         act: shape.act,
-        uniforms: MATMUL_UNIFORMS,
-        libs: [constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn }), xLib(shape.K), ...weightLibs(shape.weight, shape.K)],
+        uniforms: GEMM_UNIFORMS,
+        libs: [
+          constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn, ...gemmGridConsts(cfg) }),
+          xLib(shape.K),
+          ...weightLibs(shape.weight, shape.K),
+          GEMM_GRID_SOURCE,
+        ],
       }),
-      entryPoint: matmulEntryPoint(shape),
+      ...splitEntryPoints(shape, cfg.splitK ?? 1),
       constants: {},
     };
   },
 
   dispatch(shape, cfg) {
-    return {
-      grid: [Math.ceil(shape.N / cfg.bn), Math.ceil(shape.M / cfg.bm), 1],
-      uniforms: { M: shape.M, N: shape.N, K: shape.K },
-    };
+    return gemmLaunch(shape, cfg, cfg.bm, cfg.bn, cfg.bk);
   },
+
+  scratchBytes: (shape, cfg) => splitScratchBytes(shape, cfg.splitK ?? 1),
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],

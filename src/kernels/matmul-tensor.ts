@@ -1,9 +1,6 @@
 import source from '../../shaders/matmul-tensor.wgsl?raw';
 import type { DeviceInfo, SubgroupMatrixConfig } from '../gpu/device-info.js';
 import {
-  MATMUL_UNIFORMS,
-  matmulBindings,
-  matmulEntryPoint,
   matmulMakeInputs,
   matmulProblemKey,
   matmulReference,
@@ -13,11 +10,24 @@ import {
 } from './matmul-common.js';
 import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs, weightLibs, xLib } from './matmul-formats.js';
 import { bucket } from './common.js';
+import {
+  GEMM_UNIFORMS,
+  GEMM_GRID_SOURCE,
+  SPLIT_KS,
+  defaultSplit,
+  gemmBindings,
+  splitEntryPoints,
+  splitFits,
+  gemmGridConsts,
+  gemmLaunch,
+  type GemmGridConfig,
+  splitScratchBytes,
+} from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
 /** Tunables of the subgroup-matrix GEMM (see shaders/matmul-tensor.wgsl). */
-export interface MatmulTensorConfig {
+export interface MatmulTensorConfig extends GemmGridConfig {
   /** the subgroup-matrix shape [M, N, K]: one of the device's f16 x f16 -> f32 configs */
   mma: [number, number, number];
   /** subgroups per workgroup, as a grid over rows (sgM) and columns (sgN) of the tile */
@@ -59,8 +69,14 @@ function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boo
     wg <= dev.limits.maxComputeWorkgroupSizeX &&
     t.sharedBytes <= dev.limits.maxComputeWorkgroupStorageSize &&
     Math.ceil(shape.N / t.bn) <= dev.limits.maxComputeWorkgroupsPerDimension &&
-    Math.ceil(shape.M / t.bm) <= dev.limits.maxComputeWorkgroupsPerDimension
+    Math.ceil(shape.M / t.bm) <= dev.limits.maxComputeWorkgroupsPerDimension &&
+    splitFits(shape, cfg.splitK ?? 1, dev)
   );
+}
+
+function tensorTiles(shape: MatmulShape, cfg: MatmulTensorConfig): number {
+  const t = tensorTile(cfg);
+  return Math.ceil(shape.N / t.bn) * Math.ceil(shape.M / t.bm);
 }
 
 const SUBGROUP_GRIDS: readonly [number, number][] = [
@@ -79,9 +95,9 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
 
 export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   id: 'matmul.tensor',
-  sources: [source, ...MATMUL_LIB_SOURCES, ...TENSOR_HALF_LIB_SOURCES],
-  uniforms: MATMUL_UNIFORMS,
-  bindings: matmulBindings,
+  sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES, ...TENSOR_HALF_LIB_SOURCES],
+  uniforms: GEMM_UNIFORMS,
+  bindings: gemmBindings,
 
   supports(shape, dev) {
     const reasons = matmulShapeErrors(shape, dev);
@@ -105,8 +121,16 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
             for (const pad of [0, 8]) {
               for (const db of [0, 1]) {
                 const cfg = { mma, sgM, sgN, ti, tj, bk, pad, db };
-                // Tiles taller than M (rounded up) only compute rows that are thrown away.
-                if (fits(cfg, shape, dev) && tensorTile(cfg).bm <= Math.max(32, bucket(shape.M))) out.push(cfg);
+                // Tiles much taller than M (rounded up) mostly compute rows that are thrown away
+                // (up to twice: the default's 128-row tile, split in K, wins at 64 rows).
+                if (tensorTile(cfg).bm > Math.max(32, 2 * bucket(shape.M))) continue;
+                // Split-K only where the tiles alone leave the GPU short of workgroups.
+                for (const splitK of tensorTiles(shape, cfg) < 512 ? SPLIT_KS : [1]) {
+                  const c = splitK > 1 ? { ...cfg, splitK } : cfg;
+                  // (mFast, the tile order, stays out: on the H200 it moved these configs by
+                  // a few percent either way, and doubling this space doubles the tuner's time)
+                  if (fits(c, shape, dev)) out.push(c);
+                }
               }
             }
           }
@@ -133,27 +157,18 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // TFLOP/s against 86 for `mid` (best of the 16x16x16 configs; `mid` stayed best for q_proj
     // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
     const wide = { ...mid, ti: 4, tj: 4 };
-    const tiles = (c: MatmulTensorConfig) => Math.ceil(shape.N / tensorTile(c).bn) * Math.ceil(shape.M / tensorTile(c).bm);
-    if (shape.M >= 256 && tiles(wide) >= 200 && fits(wide, shape, dev)) return wide;
-    // Below ~256 workgroups the K loop's memory trips are not hidden: the narrower tile of the same
-    // grid (one result tile across per subgroup) doubles the workgroups. H200, Q4_0, q_proj 4096 x
-    // 4096 at M = 256: 0.116 ms against 0.130 for `mid` (128 workgroups).
-    const midNarrow = { ...mid, tj: 1 };
-    if (shape.M >= 256 && fits(mid, shape, dev)) return tiles(mid) >= 256 || !fits(midNarrow, shape, dev) ? mid : midNarrow;
-    // 33..255 rows (batch decode past the GEMV, short prefills): one workgroup row of tiles covers
-    // M (64 or 128 rows), so W is read about once whatever the width; the widest tile that still
-    // gives ~256 workgroups. H200, Q4_0, best of the space against the previous default (64 x 64
-    // tiles, 0.17-0.19 ms at every M up to 128): q_proj M = 64 0.078 ms with 64 x 16 tiles (16x8x16
-    // matrices), M = 128 0.087 with 128 x 32; gate_proj 14336 wide at M = 64 0.140 with 64 x 32.
-    const sgM = shape.M > 64 ? 4 : 2;
-    const narrow = shapes.find(([m, n, k]) => m === 16 && n === 8 && k === 16);
-    const small: MatmulTensorConfig[] = [
-      { mma, sgM, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 },
-      { mma, sgM, sgN: 2, ti: 2, tj: 1, bk: 64, pad: 8, db: 0 },
-      ...(narrow ? [{ mma: narrow, sgM, sgN: 2, ti: 2, tj: 1, bk: 64, pad: 8, db: 0 }] : []),
-    ].filter((c) => fits(c, shape, dev));
-    const pick = small.find((c) => tiles(c) >= 256) ?? small[small.length - 1];
-    if (pick) return pick;
+    if (shape.M >= 256 && tensorTiles(shape, wide) >= 200 && fits(wide, shape, dev)) return wide;
+    // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the
+    // K loop's memory trips are not hidden by enough workgroups, so `mid` splits K until the grid
+    // has ~256 workgroups (bench/tensor-probe.ts, H200, Q4_0, same call, against the narrower
+    // tiles used before: q_proj 4096 x 4096 at M = 128 0.130 -> 0.054 ms, M = 64 0.080 -> 0.049;
+    // k_proj 1024 x 4096 at M = 512 0.095 -> 0.054; down_proj 4096 x 14336 at M = 128 0.481 ->
+    // 0.180; gate_proj 14336 x 4096 at M = 128 0.358 -> 0.219). Wasted rows (M = 64 in a
+    // 128-row tile) cost less than the workgroups they buy.
+    const splitK = defaultSplit(shape, tensorTiles(shape, mid), dev, 256, 8);
+    const midSplit = splitK > 1 ? { ...mid, splitK } : mid;
+    if (fits(midSplit, shape, dev)) return midSplit;
+    if (fits(mid, shape, dev)) return mid;
     return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 };
   },
 
@@ -162,27 +177,27 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     return {
       source: composeWgsl(source, {
         act: shape.act,
-        uniforms: MATMUL_UNIFORMS,
+        uniforms: GEMM_UNIFORMS,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0 }),
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, ...gemmGridConsts(cfg) }),
           xLib(shape.K),
           ...weightLibs(shape.weight, shape.K),
           ...tensorHalfLibs(shape.weight, shape.K),
+          GEMM_GRID_SOURCE,
         ],
       }),
-      entryPoint: matmulEntryPoint(shape),
+      ...splitEntryPoints(shape, cfg.splitK ?? 1),
       constants: { PAD: cfg.pad },
     };
   },
 
   dispatch(shape, cfg) {
     const t = tensorTile(cfg);
-    return {
-      grid: [Math.ceil(shape.N / t.bn), Math.ceil(shape.M / t.bm), 1],
-      uniforms: { M: shape.M, N: shape.N, K: shape.K },
-    };
+    return gemmLaunch(shape, cfg, t.bm, t.bn, cfg.bk);
   },
+
+  scratchBytes: (shape, cfg) => splitScratchBytes(shape, cfg.splitK ?? 1),
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],

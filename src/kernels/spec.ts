@@ -21,6 +21,11 @@ export interface BindingDecl {
   /** @binding(n) in group 0 */
   binding: number;
   kind: BindingKind;
+  /**
+   * the kernel's own working memory (e.g. split-K's partial sums): the launcher allocates it,
+   * sized by KernelSpec.scratchBytes, and callers pass no buffer for it
+   */
+  scratch?: boolean;
 }
 
 export interface Tolerance {
@@ -38,6 +43,12 @@ export interface KernelProgram {
   entryPoint: string;
   /** WGSL override constants */
   constants: Record<string, number>;
+  /**
+   * optional: a second entry point of the same module, dispatched right after `entryPoint` in
+   * the same pass with the same bindings (split-K: the sum of the partial tiles). Within a pass,
+   * WebGPU orders the two dispatches' storage accesses, so the second sees the first's writes.
+   */
+  then?: string;
 }
 
 /** How one launch is sized: cheap to compute, called per step. */
@@ -45,6 +56,8 @@ export interface KernelLaunch {
   grid: [number, number, number];
   /** values for the uniform struct declared by the spec */
   uniforms: Record<string, number>;
+  /** the grid of the program's `then` entry point (required when it has one) */
+  thenGrid?: [number, number, number];
 }
 
 /**
@@ -82,6 +95,8 @@ export interface KernelSpec<Shape, Config> {
    * the kernel's own tolerance-checked outputs in `got`. Returns what is wrong, or undefined.
    */
   checkDerived?(got: HostTensors, shape: Shape): string | undefined;
+  /** optional: bytes each scratch binding needs at this shape and config (absent or 0: unused, it gets a minimal buffer) */
+  scratchBytes?(shape: Shape, cfg: Config): Record<string, number>;
   /** optional: a smaller shape with the same program (same build() output) on which the tuner checks candidates against the CPU reference; default: the shape itself */
   validationShape?(shape: Shape): Shape;
 }

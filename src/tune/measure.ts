@@ -67,7 +67,7 @@ export class KernelBench<S, C> {
     const buffers: Record<string, GPUBuffer> = {};
     try {
       for (const b of spec.bindings(shape)) {
-        if (b.kind === 'uniform') continue;
+        if (b.kind === 'uniform' || b.scratch) continue;
         const t = (inputs as HostTensors)[b.name];
         if (!t) throw new Error(`${spec.id}: makeInputs gave no '${b.name}'`);
         buffers[b.name] = uploadBuffer(ctx, hostTensorBytes(t), `tune:${spec.id}:${b.name}`);

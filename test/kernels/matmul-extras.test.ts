@@ -6,6 +6,9 @@ import { dequantize, quantize } from '../../src/core/reference/dequant.js';
 import { embeddingRef } from '../../src/core/reference/elementwise.js';
 import { embeddingSpec, type EmbeddingShape } from '../../src/kernels/embedding.js';
 import { runKernel } from '../../src/kernels/harness.js';
+import { KernelGroup } from '../../src/kernels/launch.js';
+import { createBuffer } from '../../src/gpu/buffers.js';
+import { WgllmError } from '../../src/core/errors.js';
 import { compareTensors } from '../../src/kernels/host-tensors.js';
 import { bf16ToF16, bf16ToF32, chooseMatmul, chooseMatmulPath, matmulGemmSpec, matmulGemvSpec, type MatmulShape } from '../../src/kernels/matmul.js';
 import type { HostTensors, KernelSpec } from '../../src/kernels/spec.js';
@@ -117,5 +120,27 @@ describe('chooseMatmul', () => {
   it('refuses K that is not whole blocks', () => {
     expect(matmulGemvSpec.supports({ ...shape(1), K: 100 }, ctx.info).join()).toMatch(/multiple of 32/);
     expect(matmulGemmSpec.supports({ ...shape(1), weight: 'q6_k', K: 512 + 32 }, ctx.info).join()).toMatch(/multiple of 256/);
+  });
+});
+
+// ---- split-K: the launcher's scratch ----
+
+describe('split-K scratch', () => {
+  it('is allocated for the shape a group is built for; a larger M is refused, a smaller one runs', async () => {
+    const shape: MatmulShape = { act: 'f32', weight: 'f32', M: 64, N: 40, K: 1024, bias: false };
+    const cfg = { ...matmulGemmSpec.defaultConfig(shape, ctx.info), splitK: 4 };
+    expect(matmulGemmSpec.scratchBytes!(shape, cfg)).toEqual({ part: 4 * 64 * 40 * 4 });
+    const x = createBuffer(ctx, 128 * 1024 * 4, 'test:x');
+    const w = createBuffer(ctx, 40 * 1024 * 4, 'test:w');
+    const y = createBuffer(ctx, 128 * 40 * 4, 'test:y');
+    const group = await KernelGroup.create(ctx, matmulGemmSpec, shape, cfg, [{ x, w, y }]);
+    try {
+      expect(() => group.setShape({ ...shape, M: 128 })).toThrow(WgllmError);
+      expect(() => group.setShape({ ...shape, M: 128 })).toThrow(/needs 81920 bytes of 'part'.*built for 40960/);
+      expect(() => group.setShape({ ...shape, M: 17 })).not.toThrow();
+    } finally {
+      group.destroy();
+      for (const b of [x, w, y]) b.destroy();
+    }
   });
 });
