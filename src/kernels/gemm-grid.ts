@@ -33,8 +33,8 @@ export function splitColumns(K: number, split: number, stepK: number): number {
 }
 
 /** Entry points: the GEMM writes y itself, or partial tiles that `then` sums (bias there). */
-export function splitEntryPoints(shape: MatmulShape, split: number): { entryPoint: string; then?: string } {
-  if (split <= 1) return { entryPoint: matmulEntryPoint(shape) };
+export function gemmEntryPoints(shape: MatmulShape, cfg: GemmGridConfig): { entryPoint: string; then?: string } {
+  if ((cfg.splitK ?? 1) <= 1) return { entryPoint: matmulEntryPoint(shape) };
   return { entryPoint: 'main_split', then: shape.bias ? 'reduce_split_bias' : 'reduce_split' };
 }
 
@@ -62,12 +62,24 @@ export function gemmLaunch(shape: MatmulShape, cfg: GemmGridConfig, bm: number, 
   };
 }
 
-export function splitScratchBytes(shape: MatmulShape, split: number): Record<string, number> {
+function splitScratchBytes(shape: MatmulShape, split: number): Record<string, number> {
   return split > 1 ? { part: split * shape.M * shape.N * 4 } : {};
 }
 
+/** What both GEMM specs take from here as they are: uniforms, bindings, scratch sizes. */
+export const GEMM_GRID_SPEC_PARTS = {
+  uniforms: GEMM_UNIFORMS,
+  bindings: gemmBindings,
+  scratchBytes: (shape: MatmulShape, cfg: GemmGridConfig) => splitScratchBytes(shape, cfg.splitK ?? 1),
+};
+
+/** Whether the config's split suits this shape here. */
+export function gridFits(shape: MatmulShape, cfg: GemmGridConfig, dev: DeviceInfo): boolean {
+  return splitFits(shape, cfg.splitK ?? 1, dev);
+}
+
 /** Whether `split` suits this shape here: enough K per slice, partials within one binding. */
-export function splitFits(shape: MatmulShape, split: number, dev: DeviceInfo): boolean {
+function splitFits(shape: MatmulShape, split: number, dev: DeviceInfo): boolean {
   if (split <= 1) return true;
   return shape.K / split >= MIN_SPLIT_COLUMNS && split * shape.M * shape.N * 4 <= dev.limits.maxStorageBufferBindingSize && shape.M <= dev.limits.maxComputeWorkgroupsPerDimension;
 }

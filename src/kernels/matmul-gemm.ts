@@ -10,19 +10,8 @@ import {
 import { constsWgsl, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { bucket } from './common.js';
-import {
-  GEMM_UNIFORMS,
-  GEMM_GRID_SOURCE,
-  SPLIT_KS,
-  defaultSplit,
-  gemmBindings,
-  splitEntryPoints,
-  splitFits,
-  gemmGridConsts,
-  gemmLaunch,
-  type GemmGridConfig,
-  splitScratchBytes,
-} from './gemm-grid.js';
+import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits } from './gemm-grid.js';
+import type { GemmGridConfig } from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
@@ -70,7 +59,7 @@ function fits(cfg: MatmulGemmConfig, shape: MatmulShape, dev: DeviceInfo): boole
     (cfg.bm + cfg.bn) * cfg.bk * 4 <= dev.limits.maxComputeWorkgroupStorageSize &&
     Math.ceil(shape.N / cfg.bn) <= dev.limits.maxComputeWorkgroupsPerDimension &&
     Math.ceil(shape.M / cfg.bm) <= dev.limits.maxComputeWorkgroupsPerDimension &&
-    splitFits(shape, cfg.splitK ?? 1, dev)
+    gridFits(shape, cfg, dev)
   );
 }
 
@@ -81,8 +70,7 @@ function gemmTiles(shape: MatmulShape, bm: number, bn: number): number {
 export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   id: 'matmul.gemm',
   sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES],
-  uniforms: GEMM_UNIFORMS,
-  bindings: gemmBindings,
+  ...GEMM_GRID_SPEC_PARTS,
 
   supports(shape, dev) {
     const reasons = matmulShapeErrors(shape, dev);
@@ -125,7 +113,7 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
     return {
       source: composeWgsl(source, {
         act: shape.act,
-        uniforms: GEMM_UNIFORMS,
+        uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         libs: [
           constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn, ...gemmGridConsts(cfg) }),
           xLib(shape.K),
@@ -133,7 +121,7 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
           GEMM_GRID_SOURCE,
         ],
       }),
-      ...splitEntryPoints(shape, cfg.splitK ?? 1),
+      ...gemmEntryPoints(shape, cfg),
       constants: {},
     };
   },
@@ -142,7 +130,6 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
     return gemmLaunch(shape, cfg, cfg.bm, cfg.bn, cfg.bk);
   },
 
-  scratchBytes: (shape, cfg) => splitScratchBytes(shape, cfg.splitK ?? 1),
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],

@@ -10,19 +10,8 @@ import {
 } from './matmul-common.js';
 import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs, weightLibs, xLib } from './matmul-formats.js';
 import { bucket } from './common.js';
-import {
-  GEMM_UNIFORMS,
-  GEMM_GRID_SOURCE,
-  SPLIT_KS,
-  defaultSplit,
-  gemmBindings,
-  splitEntryPoints,
-  splitFits,
-  gemmGridConsts,
-  gemmLaunch,
-  type GemmGridConfig,
-  splitScratchBytes,
-} from './gemm-grid.js';
+import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits } from './gemm-grid.js';
+import type { GemmGridConfig } from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
 
@@ -70,7 +59,7 @@ function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boo
     t.sharedBytes <= dev.limits.maxComputeWorkgroupStorageSize &&
     Math.ceil(shape.N / t.bn) <= dev.limits.maxComputeWorkgroupsPerDimension &&
     Math.ceil(shape.M / t.bm) <= dev.limits.maxComputeWorkgroupsPerDimension &&
-    splitFits(shape, cfg.splitK ?? 1, dev)
+    gridFits(shape, cfg, dev)
   );
 }
 
@@ -96,8 +85,7 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
 export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   id: 'matmul.tensor',
   sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES, ...TENSOR_HALF_LIB_SOURCES],
-  uniforms: GEMM_UNIFORMS,
-  bindings: gemmBindings,
+  ...GEMM_GRID_SPEC_PARTS,
 
   supports(shape, dev) {
     const reasons = matmulShapeErrors(shape, dev);
@@ -177,7 +165,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     return {
       source: composeWgsl(source, {
         act: shape.act,
-        uniforms: GEMM_UNIFORMS,
+        uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
           constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, ...gemmGridConsts(cfg) }),
@@ -187,7 +175,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
           GEMM_GRID_SOURCE,
         ],
       }),
-      ...splitEntryPoints(shape, cfg.splitK ?? 1),
+      ...gemmEntryPoints(shape, cfg),
       constants: { PAD: cfg.pad },
     };
   },
@@ -197,7 +185,6 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     return gemmLaunch(shape, cfg, t.bm, t.bn, cfg.bk);
   },
 
-  scratchBytes: (shape, cfg) => splitScratchBytes(shape, cfg.splitK ?? 1),
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],
