@@ -28,7 +28,7 @@ export function gemmBindings(shape: MatmulShape): BindingDecl[] {
 }
 
 /** K columns per split: whole steps of `stepK` columns, so that no step straddles two slices. */
-export function splitColumns(K: number, split: number, stepK: number): number {
+function splitColumns(K: number, split: number, stepK: number): number {
   return Math.ceil(K / split / stepK) * stepK;
 }
 
