@@ -39,9 +39,9 @@ const { values: args } = parseArgs({
     // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
     profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
-    'fuse-quantize-x': { type: 'string' },
+    'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
     // also write each decode run's inter-token latencies in arrival order (for stall patterns)
-    'itl-series': { type: 'boolean', default: false }, // off | norms | all: the step timing's runner (default: the runner's own)
+    'itl-series': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });

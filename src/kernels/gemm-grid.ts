@@ -50,11 +50,21 @@ export function gemmGridConsts(cfg: GemmGridConfig): Record<string, number> {
   return { SPLIT: cfg.splitK ?? 1, M_FAST: cfg.mFast ?? 0 };
 }
 
+/** Tiles of y across N and down M, for (bm x bn)-sized tiles. */
+function tileCounts(shape: MatmulShape, bm: number, bn: number): [number, number] {
+  return [Math.ceil(shape.N / bn), Math.ceil(shape.M / bm)];
+}
+
+/** Workgroups of one K slice: every tile of y. */
+export function gridTiles(shape: MatmulShape, bm: number, bn: number): number {
+  const [nTiles, mTiles] = tileCounts(shape, bm, bn);
+  return nTiles * mTiles;
+}
+
 /** The launch of a GEMM of (bm x bn)-sized tiles that steps K by stepK. */
 export function gemmLaunch(shape: MatmulShape, cfg: GemmGridConfig, bm: number, bn: number, stepK: number): KernelLaunch {
   const s = Math.max(1, cfg.splitK ?? 1);
-  const nTiles = Math.ceil(shape.N / bn);
-  const mTiles = Math.ceil(shape.M / bm);
+  const [nTiles, mTiles] = tileCounts(shape, bm, bn);
   return {
     grid: cfg.mFast === 1 ? [mTiles, nTiles, s] : [nTiles, mTiles, s],
     uniforms: { M: shape.M, N: shape.N, K: shape.K, KC: s > 1 ? splitColumns(shape.K, s, stepK) : shape.K },

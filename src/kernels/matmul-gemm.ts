@@ -10,7 +10,7 @@ import {
 import { constsWgsl, MATMUL_LIB_SOURCES, weightLibs, xLib } from './matmul-formats.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { bucket } from './common.js';
-import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits } from './gemm-grid.js';
+import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits, gridTiles } from './gemm-grid.js';
 import type { GemmGridConfig } from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -63,10 +63,6 @@ function fits(cfg: MatmulGemmConfig, shape: MatmulShape, dev: DeviceInfo): boole
   );
 }
 
-function gemmTiles(shape: MatmulShape, bm: number, bn: number): number {
-  return Math.ceil(shape.N / bn) * Math.ceil(shape.M / bm);
-}
-
 export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   id: 'matmul.gemm',
   sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES],
@@ -84,7 +80,7 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
     // Split-K only where the tiles alone leave the GPU short of workgroups.
     return TILES.filter(([bm]) => bm <= maxBm)
       .flatMap(([bm, bn, tm, tn]) => BKS.map((bk) => ({ bm, bn, bk, tm, tn })))
-      .flatMap((c) => (gemmTiles(shape, c.bm, c.bn) < 512 ? SPLIT_KS.map((splitK) => (splitK > 1 ? { ...c, splitK } : c)) : [c]))
+      .flatMap((c) => (gridTiles(shape, c.bm, c.bn) < 512 ? SPLIT_KS.map((splitK) => (splitK > 1 ? { ...c, splitK } : c)) : [c]))
       .flatMap((c) => [c, { ...c, mFast: 1 }])
       .filter((c) => fits(c, shape, dev));
   },
@@ -101,7 +97,7 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
       shape.M <= 16 ? [[16, 64, 4, 4]] : shape.M <= 32 ? [[32, 64, 4, 4]] : [[64, 128, 4, 8], [64, 64, 4, 4], [32, 64, 4, 4]];
     const mFast = shape.M > 32 && shape.M <= 1024 ? { mFast: 1 } : {};
     for (const [bm, bn, tm, tn] of candidates) {
-      const tiles = gemmTiles(shape, bm, bn);
+      const tiles = gridTiles(shape, bm, bn);
       const splitK = shape.M > 32 ? defaultSplit(shape, tiles, dev, 256, 4) : 1;
       const cfg = { bm, bn, bk: 16, tm, tn, ...(splitK > 1 ? { splitK } : {}), ...mFast };
       if (fits(cfg, shape, dev)) return cfg;
@@ -129,7 +125,6 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
   dispatch(shape, cfg) {
     return gemmLaunch(shape, cfg, cfg.bm, cfg.bn, cfg.bk);
   },
-
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],

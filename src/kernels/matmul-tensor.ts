@@ -10,7 +10,7 @@ import {
 } from './matmul-common.js';
 import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs, weightLibs, xLib } from './matmul-formats.js';
 import { bucket } from './common.js';
-import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits } from './gemm-grid.js';
+import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits, gridTiles } from './gemm-grid.js';
 import type { GemmGridConfig } from './gemm-grid.js';
 import type { KernelSpec } from './spec.js';
 import { composeWgsl } from './wgsl.js';
@@ -65,7 +65,7 @@ function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boo
 
 function tensorTiles(shape: MatmulShape, cfg: MatmulTensorConfig): number {
   const t = tensorTile(cfg);
-  return Math.ceil(shape.N / t.bn) * Math.ceil(shape.M / t.bm);
+  return gridTiles(shape, t.bm, t.bn);
 }
 
 const SUBGROUP_GRIDS: readonly [number, number][] = [
@@ -155,8 +155,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // 128-row tile) cost less than the workgroups they buy.
     const splitK = defaultSplit(shape, tensorTiles(shape, mid), dev, 256, 8);
     const midSplit = splitK > 1 ? { ...mid, splitK } : mid;
+    // (defaultSplit only picks splits that fit: midSplit fits wherever mid does)
     if (fits(midSplit, shape, dev)) return midSplit;
-    if (fits(mid, shape, dev)) return mid;
     return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 };
   },
 
@@ -184,7 +184,6 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     const t = tensorTile(cfg);
     return gemmLaunch(shape, cfg, t.bm, t.bn, cfg.bk);
   },
-
 
   problemKey: matmulProblemKey,
   outputs: () => ['y'],
