@@ -10,21 +10,30 @@
 //   5 xs [numTokens, intermediateSize/64] vec4<u32>     write: per pair (dA, dB, oA, oB)
 // Prelude: swiglu.wgsl's; lib/int8-quant.wgsl; lib/int8-groups-<format>.wgsl (the GEMV's weight
 // format: the grouping of xq and which columns a pair holds); lib/int8-store.wgsl.
-// Contract: intermediateSize % 64 == 0 (Q6_K: % 256).
-// Grid: one invocation per (token t, pair p): it loads the gate/up values of the pair's 64
-// columns (pair_cols(p)), computes and stores the 64 outputs, then quantizes them as stored (read
-// back by the same invocation); i = t * intermediateSize/64 + p, linear over workgroups spread
-// over x,y.
-// Tunables: WG (invocations per workgroup). Precision: swiglu.wgsl's; the quantization in f32 as
-// lib/int8-quant.wgsl.
+// Contract: intermediateSize % 64 == 0 (Q6_K: % 256); WG a multiple of 16.
+// Grid: 16 invocations per (token t, pair p), WG / 16 pairs per workgroup; pair i = t *
+// intermediateSize/64 + p, linear over workgroups spread over x,y. Invocation q of a pair computes
+// and stores the 4 outputs of quad q of the pair's 64 columns (quads 0-7: pair_cols(p).x.., 8-15:
+// pair_cols(p).y..) and stages them (rounded to act_t) in workgroup memory; after a barrier the
+// pair's first invocation quantizes the 64 staged values. Why: one invocation per pair that also
+// computed all 64 outputs left a decode row (224 pairs at 14336) to 224 long serial chains and
+// ran slower than swiglu plus the separate quantizer; here the loads and the activations are
+// spread as in swiglu.wgsl, and only the short quantization from workgroup memory is per pair.
+// Tunables: WG. Precision: swiglu.wgsl's; the quantization in f32 as lib/int8-quant.wgsl.
 
 const XQ_BINDING = 4u;
 const XS_BINDING = 5u;
 
-// quant_pair's reader: out as stored (rounded to act_t).
-fn x_vec4(t: u32, i: u32) -> vec4f {
-  let o = t * params.intermediateSize + i;
-  return vec4f(f32(out[o]), f32(out[o + 1u]), f32(out[o + 2u]), f32(out[o + 3u]));
+var<workgroup> staged: array<vec4f, WG>; // quad q of the workgroup's pair j at j * 16 + q
+
+// The pair the first invocation quantizes: its columns and where its quads are staged.
+var<private> q_cols: vec2u;
+var<private> q_base: u32;
+
+// quant_pair's reader: the pair's outputs as staged (rounded to act_t, as stored in out).
+fn x_vec4(t: u32, c: u32) -> vec4f {
+  let inA = c - q_cols.x < 32u;
+  return staged[q_base + select(8u + (c - q_cols.y) / 4u, (c - q_cols.x) / 4u, inA)];
 }
 
 // gate / up [t, c..c+3]
@@ -41,24 +50,30 @@ fn up4(t: u32, c: u32) -> vec4f {
 @compute @workgroup_size(WG)
 fn main_quant_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.x + wid.y * nwg.x) * WG + lid;
   let pairs = params.intermediateSize / 64u;
-  if (idx >= params.numTokens * pairs) { return; }
-  let t = idx / pairs;
-  let p = idx % pairs;
+  let total = params.numTokens * pairs;
+  let i = (wid.x + wid.y * nwg.x) * (WG / 16u) + lid / 16u;
+  let live = i < total;
+  let ic = min(i, total - 1u); // past the end: recompute the last pair, store nothing
+  let t = ic / pairs;
+  let p = ic % pairs;
   let k = pair_cols(p);
-  // Every load first, so that they are in flight together (not one quad's per store).
-  var g: array<vec4f, 16>;
-  var u: array<vec4f, 16>;
-  for (var q = 0u; q < 16u; q++) {
-    let c = select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
-    g[q] = gate4(t, c);
-    u[q] = up4(t, c);
+  let q = lid % 16u;
+  let c = select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
+  let g = gate4(t, c);
+  let u = up4(t, c);
+  var v: vec4f;
+  let o = t * params.intermediateSize + c;
+  for (var j = 0u; j < 4u; j++) {
+    let r = swiglu_of(g[j], u[j]);
+    if (live) { out[o + j] = r; }
+    v[j] = f32(r);
   }
-  for (var q = 0u; q < 16u; q++) {
-    let o = t * params.intermediateSize + select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
-    for (var j = 0u; j < 4u; j++) { out[o + j] = swiglu_of(g[q][j], u[q][j]); }
+  staged[lid] = v;
+  workgroupBarrier(); // every invocation reaches it: no return above
+  if (live && q == 0u) {
+    q_cols = k;
+    q_base = lid;
+    store_pair(i, quant_pair(t, p, true));
   }
-  // read back by the invocation that stored them: no barrier
-  store_pair(idx, quant_pair(t, p, true));
 }

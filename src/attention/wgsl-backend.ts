@@ -1,4 +1,5 @@
 import type { ActDType } from '../core/dtype.js';
+import type { RopeStyle } from '../core/model-config.js';
 import { WgllmError } from '../core/errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { createBuffer, writeBuffer } from '../gpu/buffers.js';
@@ -19,6 +20,7 @@ import {
   type PagedAttentionShape,
 } from '../kernels/attention-shape.js';
 import { KV_WRITE_UNIFORMS, kvWriteGrid, kvWriteSpec, type KvWriteConfig } from '../kernels/kv-write.js';
+import { ROPE_KV_WRITE_UNIFORMS, ropeKvWriteGrid, ropeKvWriteSpec, ropeKvWriteUniforms, type RopeKvWriteShape } from '../kernels/rope-kv-write.js';
 import { MetadataBuilder } from './metadata.js';
 import type { PagedKVCache } from './paged-kv-cache.js';
 import { DEFAULT_SPLIT_POLICY, planSplits, type SplitPolicy } from './split-plan.js';
@@ -71,6 +73,22 @@ export interface WgslAttentionConfigs {
   reduce: AttentionReduceConfig;
 }
 
+/**
+ * RoPE applied by the KV write (shaders/rope-kv-write.wgsl: q and k rotated in place, the rotated
+ * k and v stored to the cache, in one pass), so that the model runs no rope pass of its own. Needs
+ * every layer's q, k and v as the views of one fused qkv buffer (fusedQkvViews).
+ */
+export interface AttentionRope {
+  style: RopeStyle;
+  rotaryDim: number;
+  /** rows of the cos/sin table */
+  numPositions: number;
+  /** [maxNumTokens] u32: each token's position, written by the caller every step */
+  positions: GPUBuffer;
+  /** [numPositions, rotaryDim / 2, 2] f32 (core/reference/rope.ts) */
+  cosSin: GPUBuffer;
+}
+
 export interface WgslAttentionOptions {
   dims: AttentionModelDims & { act: ActDType };
   cache: PagedKVCache;
@@ -78,6 +96,8 @@ export interface WgslAttentionOptions {
   /** tuned configs (from the tune cache); defaults are the specs' heuristics */
   configs?: Partial<WgslAttentionConfigs>;
   split?: Partial<SplitPolicy>;
+  /** apply RoPE in the KV write; taken where the fused kernel supports the shape (see `appliesRope`) */
+  rope?: AttentionRope;
 }
 
 export interface WgslLayerBinding {
@@ -125,6 +145,8 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
   private grids = { kvWrite: [0, 0, 0], attn: [0, 0, 0], reduce: [0, 0, 0] } as Record<'kvWrite' | 'attn' | 'reduce', [number, number, number]>;
   /** the decode kernel's keys per iteration as a split-planning tile (undefined: no decode kernel) */
   private readonly decodeTile: { tq: number; tk: number } | undefined;
+  /** the KV write also rotates q and k (WgslAttentionOptions.rope, where supported) */
+  readonly appliesRope: boolean;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -134,7 +156,9 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     readonly splitPolicy: SplitPolicy,
     private readonly pipelines: Pipelines,
     limits: AttentionLimits,
+    private readonly rope: { binding: AttentionRope; shape: Omit<RopeKvWriteShape, 'numTokens'> } | undefined,
   ) {
+    this.appliesRope = rope !== undefined;
     this.builder = new MetadataBuilder(limits, cache.blockSize, cache.numBlocks);
     if (configs.decodeVec) this.decodeTile = { tq: 1, tk: decodeLayout(dims, configs.decodeVec, ctx.info.subgroupMaxSize).kpi };
     const label = 'attention';
@@ -189,8 +213,11 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     if (o.configs?.decodeVec === undefined) configs.decodeVec = vecOk ? attentionDecodeSpec.defaultConfig(shape, ctx.info) : null;
     else if (!vecOk) configs.decodeVec = null;
     const vecCfg = configs.decodeVec;
+    const kvShape = { ...dims, numTokens: 1, numBlocks: o.cache.numBlocks };
+    const ropeShape = o.rope ? { ...kvShape, style: o.rope.style, rotaryDim: o.rope.rotaryDim, numPositions: o.rope.numPositions } : undefined;
+    const rope = ropeShape && ropeKvWriteSpec.supports(ropeShape, ctx.info).length === 0 ? { binding: o.rope!, shape: ropeShape } : undefined;
     const [kvWrite, decode, prefill, splitP, reduce] = await Promise.all([
-      compileKernel(ctx, kvWriteSpec, { ...dims, numTokens: 1, numBlocks: o.cache.numBlocks, fusedQkv: false }, configs.kvWrite),
+      rope ? compileKernel(ctx, ropeKvWriteSpec, rope.shape, configs.kvWrite) : compileKernel(ctx, kvWriteSpec, { ...kvShape, fusedQkv: false }, configs.kvWrite),
       compileKernel(ctx, pagedAttentionSpec, shape, configs.decode),
       compileKernel(ctx, pagedAttentionSpec, shape, configs.prefill),
       compileKernel(ctx, pagedAttentionSplitSpec, { ...shape, partitionSize: split.partitionSize }, configs.split),
@@ -202,7 +229,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
           split: await compileKernel(ctx, attentionDecodeSplitSpec, { ...shape, partitionSize: split.partitionSize }, vecCfg),
         }
       : undefined;
-    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce, decodeVec }, lim);
+    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce, decodeVec }, lim, rope);
   }
 
   /** Bind groups for one layer's activations and cache; once per layer, at model load. */
@@ -215,6 +242,13 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       throw new WgllmError('invalid_argument', 'attention: every layer must use the same q/k/v view offsets and strides (they share one uniform buffer)');
     }
     this.views = { q: [...views.q], k: [...views.k], v: [...views.v] };
+    if (this.rope) {
+      const fused = fusedQkvViews(io.q.buffer, this.dims);
+      const same = (a: GpuActView, b: GpuActView) => a.buffer === b.buffer && a.offset === b.offset && a.tokenStride === b.tokenStride;
+      if (!same(io.q, fused.q) || !same(io.k, fused.k) || !same(io.v, fused.v)) {
+        throw new WgllmError('invalid_argument', 'attention: RoPE in the KV write needs q, k and v as the views of one fused qkv buffer (fusedQkvViews); leave `rope` out for separate buffers');
+      }
+    }
     const kv = this.cache.layer(layer);
     const m = this.meta;
     const u = (offset: number): BoundBuffer['resource'] => ({ buffer: this.uniforms, offset, size: REGION });
@@ -238,14 +272,27 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
             },
           }
         : {}),
-      kvWrite: group(this.pipelines.kvWrite, [
-        { binding: 0, resource: io.k.buffer },
-        { binding: 1, resource: io.v.buffer },
-        { binding: 2, resource: m.slotMapping },
-        { binding: 3, resource: kv.k },
-        { binding: 4, resource: kv.v },
-        { binding: 5, resource: u(U_KVW) },
-      ]),
+      kvWrite: group(
+        this.pipelines.kvWrite,
+        this.rope
+          ? [
+              { binding: 0, resource: io.q.buffer },
+              { binding: 1, resource: this.rope.binding.positions },
+              { binding: 2, resource: this.rope.binding.cosSin },
+              { binding: 3, resource: m.slotMapping },
+              { binding: 4, resource: kv.k },
+              { binding: 5, resource: kv.v },
+              { binding: 6, resource: u(U_KVW) },
+            ]
+          : [
+              { binding: 0, resource: io.k.buffer },
+              { binding: 1, resource: io.v.buffer },
+              { binding: 2, resource: m.slotMapping },
+              { binding: 3, resource: kv.k },
+              { binding: 4, resource: kv.v },
+              { binding: 5, resource: u(U_KVW) },
+            ],
+      ),
       direct: group(this.pipelines.decode, [...common, { binding: 6, resource: io.out }, { binding: 9, resource: u(U_DIRECT) }]),
       split: group(this.pipelines.split, [
         ...common,
@@ -278,7 +325,9 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const maxPerDim = this.ctx.info.limits.maxComputeWorkgroupsPerDimension;
     const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, c.tq, sp.numSplits);
     this.grids = {
-      kvWrite: kvWriteGrid(md.numTokens, d.numKvHeads, d.headDim, this.configs.kvWrite.wg, maxPerDim),
+      kvWrite: this.rope
+        ? ropeKvWriteGrid(md.numTokens, d, this.configs.kvWrite.wg, maxPerDim)
+        : kvWriteGrid(md.numTokens, d.numKvHeads, d.headDim, this.configs.kvWrite.wg, maxPerDim),
       attn: md.numTokens === 0 ? [0, 0, 0] : attnGrid,
       reduce: reduceGrid(md.numTokens * d.numHeads, d.headDim, this.configs.reduce.wg, maxPerDim),
     };
@@ -300,7 +349,8 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const pack = (layout: UniformLayout, values: Record<string, number>, at: number) => {
       ud.set(new Uint8Array(packUniforms(layout, values, this.region), 0, uniformByteSize(layout)), at);
     };
-    pack(KV_WRITE_UNIFORMS, kvw, U_KVW);
+    if (this.rope) pack(ROPE_KV_WRITE_UNIFORMS, ropeKvWriteUniforms(md.numTokens, this.rope.shape), U_KVW);
+    else pack(KV_WRITE_UNIFORMS, kvw, U_KVW);
     pack(ATTN_UNIFORMS, attn, U_DIRECT);
     pack(ATTN_UNIFORMS, attn, U_SPLIT);
     pack(REDUCE_UNIFORMS, { numRows: md.numTokens * d.numHeads, numSplits: sp.numSplits }, U_REDUCE);
@@ -315,7 +365,10 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     return md;
   }
 
-  /** KV write, then attention (direct, or split + reduce) for one layer. Encodes 2-3 dispatches. */
+  /**
+   * KV write (with RoPE of q and k where `appliesRope`; skipKvWrite skips both), then attention
+   * (direct, or split + reduce) for one layer. Encodes 2-3 dispatches.
+   */
   forward(pass: GPUComputePassEncoder, b: WgslLayerBinding, md: AttentionMetadata, opts?: ForwardOptions): void {
     if (md.step !== this.builder.currentStep) {
       throw new WgllmError('invalid_argument', `attention: metadata of step ${md.step} used after step ${this.builder.currentStep} was built`);

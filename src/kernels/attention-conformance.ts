@@ -5,6 +5,7 @@ import { attentionDecodeSpec, attentionDecodeSplitSpec } from './attention-decod
 import { attentionReduceSpec, type AttentionReduceShape } from './attention-reduce.js';
 import { randomSeqs, type BatchSeq, type KvDType, type PagedAttentionShape, type PagedAttentionSplitShape } from './attention-shape.js';
 import { kvWriteSpec, type KvWriteShape } from './kv-write.js';
+import { ropeKvWriteSpec, type RopeKvWriteShape } from './rope-kv-write.js';
 import type { ConformanceFamily } from './conformance-family.js';
 
 /**
@@ -65,6 +66,11 @@ const kvw = (act: ActDType, kv: KvDType, numTokens: number, headDim: number, blo
   numBlocks: Math.ceil(numTokens / blockSize) + 2,
   fusedQkv,
 });
+// rope + kv write: heads as kvw's; a table shorter than some positions (clamped reads)
+const rkv = (act: ActDType, kv: KvDType, numTokens: number, headDim: number, style: RopeKvWriteShape['style'], rotaryDim: number, numKvHeads = 2): RopeKvWriteShape => {
+  const { fusedQkv: _f, ...k } = kvw(act, kv, numTokens, headDim, 16, true);
+  return { ...k, numKvHeads, style, rotaryDim, numPositions: 300 };
+};
 const red = (act: ActDType, headDim: number, numRows: number, numSplits: number): AttentionReduceShape => ({ act, headDim, numRows, numSplits });
 
 function randomExtra(rng: Rng): Partial<PagedAttentionShape> {
@@ -81,6 +87,22 @@ export const ATTENTION_FAMILIES: ConformanceFamily[] = [
     ],
     random: (act, rng) => kvw(act, rng.pick(['f32', 'f16'] as const), rng.int(1, 200), 4 * rng.int(1, 64), rng.pick([8, 16, 32]), rng.next() < 0.5),
     small: (act) => kvw(act, 'f16', 20, 32, 16, true),
+  },
+  {
+    spec: ropeKvWriteSpec,
+    fixed: (act) => [
+      { label: 'normal, f16 KV, 1 token d128 (decode, Llama)', shape: rkv(act, 'f16', 1, 128, 'normal', 128, 8) },
+      { label: 'neox, f32 KV, 37 tokens d64', shape: rkv(act, 'f32', 37, 64, 'neox', 64) },
+      { label: 'neox partial rotary 24 of d40, f16 KV, 9 tokens', shape: rkv(act, 'f16', 9, 40, 'neox', 24, 1) },
+      { label: 'normal partial rotary 20 of d32, f32 KV, 70 tokens', shape: rkv(act, 'f32', 70, 32, 'normal', 20, 4) },
+    ],
+    random: (act, rng) => {
+      const style = rng.pick(['normal', 'neox'] as const);
+      const headDim = 8 * rng.int(1, 16);
+      const unit = style === 'neox' ? 8 : 4;
+      return rkv(act, rng.pick(['f32', 'f16'] as const), rng.int(1, 120), headDim, style, unit * rng.int(1, headDim / unit), rng.pick([1, 2, 4]));
+    },
+    small: (act) => rkv(act, 'f16', 20, 32, 'neox', 32),
   },
   {
     spec: pagedAttentionSpec,

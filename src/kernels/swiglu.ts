@@ -86,8 +86,8 @@ export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
 /**
  * SwiGLU whose output also comes quantized for the int8-dot GEMV that reads it next (down_proj;
  * shaders/swiglu-quant-x.wgsl): xq / xs as matmul.quantize-x would write them from `out` for a
- * GEMV over `format` weights, so the model skips that pass. One invocation per pair of blocks
- * (64 outputs) of a row.
+ * GEMV over `format` weights, so the model skips that pass. 16 invocations per pair of blocks
+ * (64 outputs) of a row, 4 outputs each; one of them quantizes the pair from workgroup memory.
  */
 export interface SwigluQuantXShape extends SwigluShape {
   /** the weight format of the GEMV that reads out: the grouping of xq */
@@ -104,9 +104,9 @@ export const swigluQuantXSpec: KernelSpec<SwigluQuantXShape, SwigluConfig> = {
     { name: 'xs', binding: 5, kind: 'storage' }, // [numTokens, intermediateSize/64, 4] u32
   ],
   supports: (shape, dev) => [...actSupport(shape.act, dev), ...quantXSupport(shape.format, shape.intermediateSize, dev)],
-  // 64 outputs per invocation: a decode row (14336 wide: 224 pairs) fills only a few workgroups
+  // 16 invocations per pair: a multiple of 16
   space: (_shape, dev) => workgroupSizes(dev, 32, 256).map((wg) => ({ wg })),
-  // as matmul.quantize-x, which reads the same 64 values per invocation
+  // 4 outputs per invocation, as swiglu's 1: a decode row of 14336 is 56 workgroups of 64
   defaultConfig: () => ({ wg: 64 }),
   build(shape, cfg) {
     return {
@@ -118,7 +118,7 @@ export const swigluQuantXSpec: KernelSpec<SwigluQuantXShape, SwigluConfig> = {
   dispatch(shape, cfg, dev) {
     const pairs = (shape.numTokens * shape.intermediateSize) / 64;
     const plain = swigluSpec.dispatch(shape, cfg, dev);
-    return { ...plain, grid: grid1d(Math.ceil(pairs / cfg.wg), dev.limits.maxComputeWorkgroupsPerDimension) };
+    return { ...plain, grid: grid1d(Math.ceil(pairs / (cfg.wg / 16)), dev.limits.maxComputeWorkgroupsPerDimension) };
   },
   problemKey: (s) => `${swigluSpec.problemKey(s)}:${s.format}`,
   outputs: () => ['out', 'xq', 'xs'],

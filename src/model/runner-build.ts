@@ -56,7 +56,7 @@ export interface Kernels {
   attnNorm: XProducer<RmsnormShape>; // residual += proj, members: attn_norm[l + 1], output_norm last (-> q|k|v, lm_head)
   qkv: LinearGroup[]; // [fused] or [q, k, v]
   qkNorm?: { q: KernelGroup<RmsnormShape, unknown>; k: KernelGroup<RmsnormShape, unknown> };
-  rope: KernelGroup<RopeShape, unknown>[]; // [fused q+k] or [q, k]
+  rope: KernelGroup<RopeShape, unknown>[]; // [fused q+k] or [q, k]; [] where the KV write rotates
   o: LinearGroup;
   gateUp: LinearGroup[]; // [fused] or [gate, up]
   swiglu: XProducer<SwigluShape>; // (-> down)
@@ -72,6 +72,8 @@ export interface KernelOptions {
   int8?: boolean;
   /** x's producers quantize it for the int8 GEMVs where those read it (default 'norms'; see RunnerOptions) */
   fuseQuantizeX?: boolean | 'norms';
+  /** the attention's KV write rotates q and k (WgslAttentionBackend.appliesRope): no rope groups */
+  ropeInAttention?: boolean;
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -216,11 +218,13 @@ export async function buildKernels(
     };
   }
   const ropeTargets = fusedQkv ? [b.q] : [b.q, b.k!];
-  const rope = await Promise.all(
-    ropeShapes(act, c, !fusedQkv, T, limits.maxModelLen).map((s, i) =>
-      group(ropeSpec, s, [{ x: ropeTargets[i]!, positions: b.positions, cosSin: b.cosSin }], 'rope'),
-    ),
-  );
+  const rope = opts.ropeInAttention
+    ? []
+    : await Promise.all(
+        ropeShapes(act, c, !fusedQkv, T, limits.maxModelLen).map((s, i) =>
+          group(ropeSpec, s, [{ x: ropeTargets[i]!, positions: b.positions, cosSin: b.cosSin }], 'rope'),
+        ),
+      );
   const fusedGu = 'fused' in l0.gateUp;
   const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up', 'rmsnorm');
   const gateUp = fusedGu

@@ -64,6 +64,11 @@ export interface RunnerOptions {
    * dispatch profile, Llama-3.1-8B Q4_0, batch 1: 802 against 258 + 353 us per 32 layers).
    */
   fuseQuantizeX?: boolean | 'norms';
+  /**
+   * RoPE inside the attention's KV write (one pass where rope and kv-write took two; the fused qkv
+   * buffer of models with q|k|v in one weight). Default true; false: the rope pass of its own.
+   */
+  fuseRope?: boolean;
 }
 
 export interface RunnerStep {
@@ -150,7 +155,9 @@ export class ModelRunner {
       });
       owned.push({ destroy: () => kvCache.dispose() });
       const buf = allocateActivations(ctx, cfg, act, limits, weights, owned);
+      const rope = !buf.k && opts.fuseRope !== false ? { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim, numPositions: limits.maxModelLen, positions: buf.positions, cosSin: buf.cosSin } : undefined;
       const attention = await WgslAttentionBackend.create(ctx, {
+        ...(rope ? { rope } : {}),
         dims: { act, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, slidingWindow: cfg.slidingWindow ?? 0 },
         cache: kvCache,
         limits: { maxNumTokens: limits.maxNumTokens, maxNumSeqs: limits.maxNumSeqs, maxBlocksPerSeq: Math.ceil(limits.maxModelLen / kvCache.blockSize) },
@@ -168,6 +175,7 @@ export class ModelRunner {
       const kernels = await buildKernels(ctx, cfg, act, limits, weights, buf, configs, {
         ...(opts.int8Gemv !== undefined ? { int8: opts.int8Gemv } : {}),
         ...(opts.fuseQuantizeX !== undefined ? { fuseQuantizeX: opts.fuseQuantizeX } : {}),
+        ropeInAttention: attention.appliesRope,
       });
       return new ModelRunner(ctx, cfg, act, limits, kvCache, weights, buf, kernels, attention, attnLayers);
     } catch (e) {
@@ -222,7 +230,7 @@ export class ModelRunner {
       k.qkNorm.q.setShape(q);
       k.qkNorm.k.setShape(kk);
     }
-    ropeShapes(this.act, c, Boolean(this.buf.k), T, this.limits.maxModelLen).forEach((s, i) => k.rope[i]!.setShape(s));
+    if (k.rope.length) ropeShapes(this.act, c, Boolean(this.buf.k), T, this.limits.maxModelLen).forEach((s, i) => k.rope[i]!.setShape(s));
     k.swiglu.setShape({ act: this.act, numTokens: T, intermediateSize: c.intermediateSize, fused: !this.buf.up });
     if (S) {
       k.gather.setShape({ act: this.act, table: this.act, numTokens: S, hiddenSize: c.hiddenSize, vocabSize: T });
@@ -244,8 +252,8 @@ export class ModelRunner {
         k.qkNorm.q.encode(pass, l); // per-head rmsnorm of q and k (Qwen3)
         k.qkNorm.k.encode(pass, l);
       }
-      for (const r of k.rope) r.encode(pass); // rotate q and k in place
-      this.attention.forward(pass, this.attnLayers[l]!, md); // kv write + paged attention -> attnOut
+      for (const r of k.rope) r.encode(pass); // rotate q and k in place (none: the KV write does)
+      this.attention.forward(pass, this.attnLayers[l]!, md); // (rope +) kv write + paged attention -> attnOut
       k.o.encode(pass, l); // proj = attnOut @ Wo^T
       k.ffnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
       for (const g of k.gateUp) g.encode(pass, l); // gate|up = normed @ Wgu^T
