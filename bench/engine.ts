@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     profile: { type: 'string', default: '1,32' },
     skip: { type: 'string', default: '' },
     'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
+    'fuse-rope': { type: 'string' }, // on | off: RoPE in the KV write, the step timing's runner (default: the runner's own)
     // also write each decode run's inter-token latencies in arrival order (for stall patterns)
     'itl-series': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -125,6 +126,7 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     kv: { numBlocks: 2 + maxNumSeqs * Math.ceil(maxModelLen / 16), blockSize: 16 },
     // --fuse-quantize-x off | norms | all: which producers of x also quantize it (A/B; default the runner's)
     ...(args['fuse-quantize-x'] ? { fuseQuantizeX: args['fuse-quantize-x'] === 'all' ? true : args['fuse-quantize-x'] === 'norms' ? 'norms' : false } : {}),
+    ...(args['fuse-rope'] ? { fuseRope: args['fuse-rope'] === 'on' } : {}),
   });
   await model.close();
   const steps: StepTiming[] = [];

@@ -70,7 +70,7 @@ export interface Kernels {
 export interface KernelOptions {
   /** int8-dot GEMVs over quantized x (LinearOptions.int8; default: f16 activations only) */
   int8?: boolean;
-  /** x's producers quantize it for the int8 GEMVs where those read it (default 'norms'; see RunnerOptions) */
+  /** x's producers quantize it for the int8 GEMVs where those read it (default true; see RunnerOptions) */
   fuseQuantizeX?: boolean | 'norms';
   /** the attention's KV write rotates q and k (WgslAttentionBackend.appliesRope): no rope groups */
   ropeInAttention?: boolean;
@@ -188,7 +188,7 @@ export async function buildKernels(
   // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
   const quantX: GPUBuffer[] = [];
   const fewRows = Math.min(GEMV_MAX_M, T); // the most rows a GEMV takes
-  const fuse = opts.fuseQuantizeX ?? 'norms';
+  const fuse = opts.fuseQuantizeX ?? true;
   const produced = (linears: Linear[], K: number, label: string, by: 'rmsnorm' | 'swiglu'): ProducedX | undefined => {
     const wanted = fuse === true || (fuse === 'norms' && by === 'rmsnorm');
     const format = wanted ? producedXFormat(act, linears, T, ctx.info, linOpts) : undefined;

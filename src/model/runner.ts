@@ -57,11 +57,11 @@ export interface RunnerOptions {
   int8Gemv?: boolean;
   /**
    * Where those GEMVs read quantized x, the kernel producing x writes it in the same pass instead
-   * of a quantizer pass per linear: the same words, one dispatch fewer each. 'norms' (default):
-   * rmsnorm before q|k|v and gate|up; true: also swiglu before down; false: the separate passes.
-   * Why not swiglu by default: swiglu.quant-x runs one invocation per 64 outputs (4 workgroups at
-   * one row of 14336), and on the H200 it took longer than swiglu plus the quantizer pass (per-
-   * dispatch profile, Llama-3.1-8B Q4_0, batch 1: 802 against 258 + 353 us per 32 layers).
+   * of a quantizer pass per linear: the same words, one dispatch fewer each. true (default):
+   * rmsnorm before q|k|v and gate|up, and swiglu before down; 'norms': the rmsnorms only; false:
+   * the separate passes. H200, Llama-3.1-8B Q4_0, decode-step GPU ms at batch 1 / 8 / 32, same
+   * call: 'norms' 2.843 / 7.031 / 21.98, true 2.777 / 6.999 / 21.94 (swiglu.quant-x on 16
+   * invocations per pair of blocks; with one invocation per pair it had lost to the separate pass).
    */
   fuseQuantizeX?: boolean | 'norms';
   /**

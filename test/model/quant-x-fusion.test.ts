@@ -74,7 +74,7 @@ describe('x quantized by its producer (tiny-llama3, int8 GEMVs on the f32 path)'
         separate.prepare(one);
         norms.prepare(one);
         expect(countDispatches(separate) - countDispatches(fused)).toBe(fusedPerLayer * L);
-        // the default fuses the two rmsnorms only (q|k|v's and gate|up's x), not swiglu's
+        // 'norms' fuses the two rmsnorms only (q|k|v's and gate|up's x), not swiglu's
         expect(countDispatches(separate) - countDispatches(norms)).toBe(Math.min(2, fusedPerLayer) * L);
         norms.dispose();
         for (const [i, step] of steps.entries()) {
