@@ -39,8 +39,72 @@ fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
 // more than the whole row's bytes.
 const PER_ROUND = 4u;
 
+// A row of at most PER_ROUND * WG columns (a decode row at the default WG) in one round: its
+// values and weights are loaded together and stay in registers through the sum, so the row
+// costs one memory trip where the round loops below take three (load, reload for the scaling,
+// weights). The same values, rounded alike, as the loops. (Two functions: `main` binds no
+// residual, so its path may not name it.)
+fn norm_row_once(row: u32, lane: Lane) {
+  let base = row * params.rowLen;
+  var v: array<f32, PER_ROUND>;
+  var w: array<f32, PER_ROUND>;
+  for (var e = 0u; e < PER_ROUND; e++) {
+    let i = min(lane.index + e * WG, params.rowLen - 1u);
+    v[e] = f32(x[base + i]);
+    w[e] = weight[i];
+  }
+  scale_store_once(base, lane, v, w);
+}
+
+fn add_norm_row_once(row: u32, lane: Lane) {
+  let base = row * params.rowLen;
+  var v: array<f32, PER_ROUND>;
+  var w: array<f32, PER_ROUND>;
+  for (var e = 0u; e < PER_ROUND; e++) {
+    let i = min(lane.index + e * WG, params.rowLen - 1u);
+    v[e] = f32(act_t(f32(x[base + i]) + f32(residual[base + i]))); // the next layer reads it rounded
+    w[e] = weight[i];
+  }
+  for (var e = 0u; e < PER_ROUND; e++) {
+    let i = lane.index + e * WG;
+    if (i < params.rowLen) { residual[base + i] = act_t(v[e]); }
+  }
+  scale_store_once(base, lane, v, w);
+}
+
+// out = v * rmsnorm scale * w over the round's columns (v and w as the *_once loaders read them).
+fn scale_store_once(base: u32, lane: Lane, v: array<f32, PER_ROUND>, w: array<f32, PER_ROUND>) {
+  var ss = 0.0;
+  for (var e = 0u; e < PER_ROUND; e++) {
+    if (lane.index + e * WG < params.rowLen) { ss += v[e] * v[e]; }
+  }
+  let scale = inverseSqrt(wg_sum(ss, lane) / f32(params.rowLen) + params.eps);
+  for (var e = 0u; e < PER_ROUND; e++) {
+    let i = lane.index + e * WG;
+    if (i < params.rowLen) { out[base + i] = act_t(v[e] * scale * w[e]); }
+  }
+}
+
 // out[row, :] = rmsnorm(x[row, :]) * weight[:]
 fn norm_row(row: u32, lane: Lane) {
+  if (params.rowLen <= PER_ROUND * WG) { // uniform: the barriers inside stay uniform
+    norm_row_once(row, lane);
+  } else {
+    norm_row_rounds(row, lane);
+  }
+}
+
+// residual[row, :] += x[row, :];  out[row, :] = rmsnorm(residual[row, :]) * weight[:]
+fn add_norm_row(row: u32, lane: Lane) {
+  if (params.rowLen <= PER_ROUND * WG) {
+    add_norm_row_once(row, lane);
+  } else {
+    add_norm_row_rounds(row, lane);
+  }
+}
+
+// norm_row over rows of any length, PER_ROUND * WG columns a round.
+fn norm_row_rounds(row: u32, lane: Lane) {
   let base = row * params.rowLen;
   let last = params.rowLen - 1u;
   var ss = 0.0;
@@ -68,8 +132,8 @@ fn norm_row(row: u32, lane: Lane) {
   }
 }
 
-// residual[row, :] += x[row, :];  out[row, :] = rmsnorm(residual[row, :]) * weight[:]
-fn add_norm_row(row: u32, lane: Lane) {
+// add_norm_row over rows of any length.
+fn add_norm_row_rounds(row: u32, lane: Lane) {
   let base = row * params.rowLen;
   let last = params.rowLen - 1u;
   var ss = 0.0;
