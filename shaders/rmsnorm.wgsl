@@ -42,8 +42,10 @@ const PER_ROUND = 4u;
 // A row of at most PER_ROUND * WG columns (a decode row at the default WG) in one round: its
 // values and weights are loaded together and stay in registers through the sum, so the row
 // costs one memory trip where the round loops below take three (load, reload for the scaling,
-// weights). The same values, rounded alike, as the loops. (Two functions: `main` binds no
-// residual, so its path may not name it.)
+// weights). The same formula as the loops; where they read the residual sum back rounded to
+// act_t, a compiler may square the sum unrounded here (out stays within the reference's
+// tolerance, and the next layer reads the stored, rounded residual either way). (Two functions:
+// `main` binds no residual, so its path may not name it.)
 fn norm_row_once(row: u32, lane: Lane) {
   let base = row * params.rowLen;
   var v: array<f32, PER_ROUND>;

@@ -14,7 +14,7 @@
 // Grid: 16 invocations per (token t, pair p), WG / 16 pairs per workgroup; pair i = t *
 // intermediateSize/64 + p, linear over workgroups spread over x,y. Invocation q of a pair computes
 // and stores the 4 outputs of quad q of the pair's 64 columns (quads 0-7: pair_cols(p).x.., 8-15:
-// pair_cols(p).y..) and stages them (rounded to act_t) in workgroup memory; after a barrier the
+// pair_cols(p).y..) and stages them (as act_t) in workgroup memory; after a barrier the
 // pair's first invocation quantizes the 64 staged values. Why: one invocation per pair that also
 // computed all 64 outputs left a decode row (224 pairs at 14336) to 224 long serial chains and
 // ran slower than swiglu plus the separate quantizer; here the loads and the activations are
@@ -24,7 +24,10 @@
 const XQ_BINDING = 4u;
 const XS_BINDING = 5u;
 
-var<workgroup> staged: array<vec4f, WG>; // quad q of the workgroup's pair j at j * 16 + q
+// quad q of the workgroup's pair j at j * 16 + q, in act_t: staged as stored in out. (Staged as
+// f32 from f32(r), the H200's compiler kept r unrounded on the f16 path: the steps d differed
+// from the separate quantizer's, which reads out back.)
+var<workgroup> staged: array<vec4<act_t>, WG>;
 
 // The pair the first invocation quantizes: its columns and where its quads are staged.
 var<private> q_cols: vec2u;
@@ -33,7 +36,7 @@ var<private> q_base: u32;
 // quant_pair's reader: the pair's outputs as staged (rounded to act_t, as stored in out).
 fn x_vec4(t: u32, c: u32) -> vec4f {
   let inA = c - q_cols.x < 32u;
-  return staged[q_base + select(8u + (c - q_cols.y) / 4u, (c - q_cols.x) / 4u, inA)];
+  return vec4f(staged[q_base + select(8u + (c - q_cols.y) / 4u, (c - q_cols.x) / 4u, inA)]);
 }
 
 // gate / up [t, c..c+3]
@@ -62,12 +65,12 @@ fn main_quant_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let c = select(k.y + 4u * (q - 8u), k.x + 4u * q, q < 8u);
   let g = gate4(t, c);
   let u = up4(t, c);
-  var v: vec4f;
+  var v: vec4<act_t>;
   let o = t * params.intermediateSize + c;
   for (var j = 0u; j < 4u; j++) {
     let r = swiglu_of(g[j], u[j]);
     if (live) { out[o + j] = r; }
-    v[j] = f32(r);
+    v[j] = r;
   }
   staged[lid] = v;
   workgroupBarrier(); // every invocation reaches it: no return above
