@@ -13,9 +13,9 @@
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
 // SG_SIZE (the adapter's subgroup size), DB (0 or 1); an x reader and its f16 staging reader (x_half4); a
-// weight reader and its f16 staging reader (w_half4: f16 and Q4_0/Q8_0 decode straight to
-// halves; without it each staged value went f16 -> f32 -> f16, and on NVIDIA conversions run at
-// 1/8 of the FMA rate).
+// weight reader and its f16 staging units (W_UNIT_QUADS, w_unit, w_unit_quad: see
+// lib/tensor-w-units.wgsl; f16 and Q4_0/Q8_0 decode straight to halves: without that each staged
+// value went f16 -> f32 -> f16, and on NVIDIA conversions run at 1/8 of the FMA rate).
 // Grid: (ceil(N / BN), ceil(M / BM), SPLIT), BM = SG_M*TI*SM, BN = SG_N*TJ*SN; a workgroup
 // computes a BM x BN tile of y over the K columns of its split (split_k_range(z),
 // gemm-grid.wgsl; all of K when SPLIT = 1). Per step of BK columns every invocation helps stage x[BM, BK] and
@@ -44,7 +44,8 @@ const BN = SG_N * TJ * SN;
 const WG = SG_SIZE * SG_M * SG_N;
 const KQ = BK / 4u;                     // quads (4 columns) per staged row
 const NXQ = (BM * KQ + WG - 1u) / WG;   // x quads each invocation stages per step
-const NWQ = (BN * KQ + WG - 1u) / WG;   // W quads each invocation stages per step
+const KU = KQ / W_UNIT_QUADS;          // W staging units per staged row (the W reader's)
+const NWU = (BN * KU + WG - 1u) / WG;   // W units each invocation stages per step
 override XS: u32 = BK + PAD; // row stride of the staged tiles, in halves
 const X_BINDING = 0u;
 const W_BINDING = 1u;
@@ -74,7 +75,7 @@ struct Acc {
 
 struct Staged {
   x: array<vec4<f16>, NXQ>,
-  w: array<vec4<f16>, NWQ>,
+  w: array<vec4<f16>, NWU * W_UNIT_QUADS>, // unit j's quad e at j * W_UNIT_QUADS + e
 }
 
 // This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
@@ -92,13 +93,15 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
     if (i < BM * KQ && m0 + r < params.M && k0 + c < kend) { v = x_half4(m0 + r, k0 + c); }
     st.x[j] = v;
   }
-  for (var j = 0u; j < NWQ; j++) {
+  for (var j = 0u; j < NWU; j++) {
     let i = lid + j * WG;
-    let r = i / KQ;
-    let c = (i % KQ) * 4u;
-    var v = vec4<f16>(0.0);
-    if (i < BN * KQ && n0 + r < params.N && k0 + c < kend) { v = w_half4(n0 + r, (k0 + c) >> 2u); }
-    st.w[j] = v;
+    let r = i / KU;
+    let u = (k0 >> 2u) / W_UNIT_QUADS + i % KU; // unit of the row; k0 is a whole number of units
+    var v = array<vec4<f16>, W_UNIT_QUADS>();
+    // a unit lies inside one step, and inside or past kend as a whole (K steps and the split
+    // ends are whole numbers of units)
+    if (i < BN * KU && n0 + r < params.N && w_unit_quad(u, 0u) * 4u < kend) { v = w_unit(n0 + r, u); }
+    for (var e = 0u; e < W_UNIT_QUADS; e++) { st.w[j * W_UNIT_QUADS + e] = v[e]; }
   }
   return st;
 }
@@ -116,15 +119,18 @@ fn tc_store(lid: u32, st: ptr<function, Staged>, buf: u32) {
       xt[o + 3u] = h.w;
     }
   }
-  for (var j = 0u; j < NWQ; j++) {
+  for (var j = 0u; j < NWU; j++) {
     let i = lid + j * WG;
-    if (i < BN * KQ) {
-      let h = (*st).w[j];
-      let o = buf * BN * XS + (i / KQ) * XS + (i % KQ) * 4u;
-      wt[o] = h.x;
-      wt[o + 1u] = h.y;
-      wt[o + 2u] = h.z;
-      wt[o + 3u] = h.w;
+    if (i < BN * KU) {
+      for (var e = 0u; e < W_UNIT_QUADS; e++) {
+        let h = (*st).w[j * W_UNIT_QUADS + e];
+        // the quad's column in the step: w_unit_quad of the unit counted within the step
+        let o = buf * BN * XS + (i / KU) * XS + w_unit_quad(i % KU, e) * 4u;
+        wt[o] = h.x;
+        wt[o + 1u] = h.y;
+        wt[o + 2u] = h.z;
+        wt[o + 3u] = h.w;
+      }
     }
   }
 }

@@ -15,6 +15,7 @@ import tensorWAny from '../../shaders/lib/tensor-w-any.wgsl?raw';
 import tensorWF16 from '../../shaders/lib/tensor-w-f16.wgsl?raw';
 import tensorWQ4_0 from '../../shaders/lib/tensor-w-q4_0.wgsl?raw';
 import tensorWQ8_0 from '../../shaders/lib/tensor-w-q8_0.wgsl?raw';
+import tensorWUnits from '../../shaders/lib/tensor-w-units.wgsl?raw';
 import tensorXAny from '../../shaders/lib/tensor-x-any.wgsl?raw';
 import tensorXVec4 from '../../shaders/lib/tensor-x-vec4.wgsl?raw';
 import xVec4 from '../../shaders/matmul-x-vec4.wgsl?raw';
@@ -74,8 +75,9 @@ export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ
  * f16 rows and Q4_0/Q8_0 blocks decode straight to halves; other formats narrow w_quad.
  */
 export function tensorHalfLibs(format: MatmulWeightFormat, K: number): string[] {
-  const w = format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q4_0' ? tensorWQ4_0 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny;
-  return [K % 4 === 0 ? tensorXVec4 : tensorXAny, w];
+  // Q4_0 decodes two quads per unit itself; the others stage one quad per unit (tensor-w-units.wgsl)
+  const w = format === 'q4_0' ? [tensorWQ4_0] : [format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny, tensorWUnits];
+  return [K % 4 === 0 ? tensorXVec4 : tensorXAny, ...w];
 }
 
 /** The activation reader: vector loads when K % 4 == 0. */
@@ -96,7 +98,7 @@ export const MATMUL_LIB_SOURCES: readonly string[] = [
 ];
 
 /** The tensor-core kernel's staging readers (tensorHalfLibs), hashed into its tune keys. */
-export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorWAny, tensorWF16, tensorWQ4_0, tensorWQ8_0];
+export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorWAny, tensorWF16, tensorWQ4_0, tensorWQ8_0, tensorWUnits];
 
 /** `const NAME: u32 = v;` lines: sizes of register arrays, which WGSL overrides cannot give. */
 export function constsWgsl(consts: Record<string, number>): string {
