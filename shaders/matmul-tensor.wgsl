@@ -3,7 +3,7 @@
 // subgroups (enabled by the prelude), and a fixed subgroup size (SG_SIZE).
 //
 // Bindings (group 0):
-//   0 x      [M, K] act_t                read, through x_half4 (shaders/lib/tensor-x-*.wgsl)
+//   0 x      [M, K] act_t                read, through x_unit (shaders/lib/tensor-x-*.wgsl)
 //   1 w      [N, K] in its stored format read, through w_half4 (shaders/lib/tensor-w-*.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
@@ -12,7 +12,8 @@
 // Prelude: enables; act_t; Params; generated consts SPLIT, SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size), DB (0 or 1); an x reader and its f16 staging reader (x_half4); a
+// SG_SIZE (the adapter's subgroup size), DB (0 or 1); x's reader and f16 staging units
+// (X_UNIT_QUADS, x_unit: lib/tensor-x-oct.wgsl, or lib/tensor-x-units.wgsl over a quad reader); a
 // weight reader and its f16 staging units (W_UNIT_QUADS, w_unit, w_unit_quad: see
 // lib/tensor-w-units.wgsl; f16 and Q4_0/Q8_0 decode straight to halves: without that each staged
 // value went f16 -> f32 -> f16, and on NVIDIA conversions run at 1/8 of the FMA rate).
@@ -43,7 +44,8 @@ const BM = SG_M * TI * SM;
 const BN = SG_N * TJ * SN;
 const WG = SG_SIZE * SG_M * SG_N;
 const KQ = BK / 4u;                     // quads (4 columns) per staged row
-const NXQ = (BM * KQ + WG - 1u) / WG;   // x quads each invocation stages per step
+const KX = KQ / X_UNIT_QUADS;          // x staging units per staged row (the x reader's)
+const NXU = (BM * KX + WG - 1u) / WG;   // x units each invocation stages per step
 const KU = KQ / W_UNIT_QUADS;          // W staging units per staged row (the W reader's)
 const NWU = (BN * KU + WG - 1u) / WG;   // W units each invocation stages per step
 override XS: u32 = BK + PAD; // row stride of the staged tiles, in halves
@@ -74,7 +76,7 @@ struct Acc {
 }
 
 struct Staged {
-  x: array<vec4<f16>, NXQ>,
+  x: array<vec4<f16>, NXU * X_UNIT_QUADS>, // unit j's quad e at j * X_UNIT_QUADS + e
   w: array<vec4<f16>, NWU * W_UNIT_QUADS>, // unit j's quad e at j * W_UNIT_QUADS + e
 }
 
@@ -85,13 +87,13 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
   let n0 = tile_of(wid).x * BN;
   let m0 = tile_of(wid).y * BM;
   var st: Staged;
-  for (var j = 0u; j < NXQ; j++) {
+  for (var j = 0u; j < NXU; j++) {
     let i = lid + j * WG;
-    let r = i / KQ;
-    let c = (i % KQ) * 4u;
-    var v = vec4<f16>(0.0);
-    if (i < BM * KQ && m0 + r < params.M && k0 + c < kend) { v = x_half4(m0 + r, k0 + c); }
-    st.x[j] = v;
+    let r = i / KX;
+    let u = (k0 >> 2u) / X_UNIT_QUADS + i % KX; // unit of the row: consecutive quads
+    var v = array<vec4<f16>, X_UNIT_QUADS>();
+    if (i < BM * KX && m0 + r < params.M && u * X_UNIT_QUADS * 4u < kend) { v = x_unit(m0 + r, u); }
+    for (var e = 0u; e < X_UNIT_QUADS; e++) { st.x[j * X_UNIT_QUADS + e] = v[e]; }
   }
   for (var j = 0u; j < NWU; j++) {
     let i = lid + j * WG;
@@ -108,15 +110,17 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
 
 // Registers -> the f16 tiles of staging buffer `buf` in workgroup memory.
 fn tc_store(lid: u32, st: ptr<function, Staged>, buf: u32) {
-  for (var j = 0u; j < NXQ; j++) {
+  for (var j = 0u; j < NXU; j++) {
     let i = lid + j * WG;
-    if (i < BM * KQ) {
-      let h = (*st).x[j];
-      let o = buf * BM * XS + (i / KQ) * XS + (i % KQ) * 4u;
-      xt[o] = h.x;
-      xt[o + 1u] = h.y;
-      xt[o + 2u] = h.z;
-      xt[o + 3u] = h.w;
+    if (i < BM * KX) {
+      for (var e = 0u; e < X_UNIT_QUADS; e++) {
+        let h = (*st).x[j * X_UNIT_QUADS + e];
+        let o = buf * BM * XS + (i / KX) * XS + ((i % KX) * X_UNIT_QUADS + e) * 4u;
+        xt[o] = h.x;
+        xt[o + 1u] = h.y;
+        xt[o + 2u] = h.z;
+        xt[o + 3u] = h.w;
+      }
     }
   }
   for (var j = 0u; j < NWU; j++) {

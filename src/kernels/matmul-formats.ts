@@ -1,3 +1,4 @@
+import type { ActDType } from '../core/dtype.js';
 import { bf16BitsToF32, blockFormat, f32ToF16Bits, type QuantDType } from '../core/dtype.js';
 import dequantBytes from '../../shaders/lib/dequant-bytes.wgsl?raw';
 import dequantF32 from '../../shaders/lib/dequant-f32.wgsl?raw';
@@ -13,10 +14,13 @@ import gemvPairQ4_0 from '../../shaders/lib/gemv-pair-q4_0.wgsl?raw';
 import gemvPairQ8_0 from '../../shaders/lib/gemv-pair-q8_0.wgsl?raw';
 import tensorWAny from '../../shaders/lib/tensor-w-any.wgsl?raw';
 import tensorWF16 from '../../shaders/lib/tensor-w-f16.wgsl?raw';
+import tensorWF16Oct from '../../shaders/lib/tensor-w-f16-oct.wgsl?raw';
 import tensorWQ4_0 from '../../shaders/lib/tensor-w-q4_0.wgsl?raw';
 import tensorWQ8_0 from '../../shaders/lib/tensor-w-q8_0.wgsl?raw';
 import tensorWUnits from '../../shaders/lib/tensor-w-units.wgsl?raw';
 import tensorXAny from '../../shaders/lib/tensor-x-any.wgsl?raw';
+import tensorXOct from '../../shaders/lib/tensor-x-oct.wgsl?raw';
+import tensorXUnits from '../../shaders/lib/tensor-x-units.wgsl?raw';
 import tensorXVec4 from '../../shaders/lib/tensor-x-vec4.wgsl?raw';
 import xVec4 from '../../shaders/matmul-x-vec4.wgsl?raw';
 import xScalar from '../../shaders/matmul-x-scalar.wgsl?raw';
@@ -71,13 +75,23 @@ export const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
 export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ4_0, q8_0: gemvPairQ8_0 };
 
 /**
- * The tensor-core kernel's f16 staging readers (x_half4, w_half4), after xLib and weightLibs:
- * f16 rows and Q4_0/Q8_0 blocks decode straight to halves; other formats narrow w_quad.
+ * The tensor-core kernel's readers of x and W and their f16 staging units (x_unit, w_unit): f16
+ * rows and Q4_0/Q8_0 blocks decode straight to halves; other formats narrow w_quad. Where K % 8
+ * == 0, f16 x and f16 W are read 16 bytes per unit (the oct readers declare x / w_data themselves).
  */
-export function tensorHalfLibs(format: MatmulWeightFormat, K: number): string[] {
-  // Q4_0 decodes two quads per unit itself; the others stage one quad per unit (tensor-w-units.wgsl)
-  const w = format === 'q4_0' ? [tensorWQ4_0] : [format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny, tensorWUnits];
-  return [K % 4 === 0 ? tensorXVec4 : tensorXAny, ...w];
+export function tensorHalfLibs(act: ActDType, format: MatmulWeightFormat, K: number): string[] {
+  // x: f16 activations with K % 8 == 0 stage 8 columns per 16-byte load (tensor-x-oct.wgsl declares
+  // x itself); otherwise a quad reader over matmul-x-vec4/-scalar.wgsl's x, one quad per unit.
+  const x = act === 'f16' && K % 8 === 0 ? [tensorXOct] : [xLib(K), K % 4 === 0 ? tensorXVec4 : tensorXAny, tensorXUnits];
+  // W: Q4_0 decodes four quads per unit itself; the quad readers stage one (tensor-w-units.wgsl)
+  const quads = (reader: string) => [...weightLibs(format, K), reader, tensorWUnits];
+  const w =
+    format === 'f16' && K % 8 === 0
+      ? [tensorWF16Oct]
+      : format === 'q4_0'
+        ? [...weightLibs(format, K), tensorWQ4_0]
+        : quads(format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny);
+  return [...x, ...w];
 }
 
 /** The activation reader: vector loads when K % 4 == 0. */
@@ -98,7 +112,7 @@ export const MATMUL_LIB_SOURCES: readonly string[] = [
 ];
 
 /** The tensor-core kernel's staging readers (tensorHalfLibs), hashed into its tune keys. */
-export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorWAny, tensorWF16, tensorWQ4_0, tensorWQ8_0, tensorWUnits];
+export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorXOct, tensorXUnits, tensorWAny, tensorWF16, tensorWF16Oct, tensorWQ4_0, tensorWQ8_0, tensorWUnits];
 
 /** `const NAME: u32 = v;` lines: sizes of register arrays, which WGSL overrides cannot give. */
 export function constsWgsl(consts: Record<string, number>): string {

@@ -8,7 +8,7 @@ import {
   matmulTolerance,
   type MatmulShape,
 } from './matmul-common.js';
-import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs, weightLibs, xLib } from './matmul-formats.js';
+import { constsWgsl, MATMUL_LIB_SOURCES, TENSOR_HALF_LIB_SOURCES, tensorHalfLibs } from './matmul-formats.js';
 import { bucket } from './common.js';
 import { GEMM_GRID_SOURCE, GEMM_GRID_SPEC_PARTS, SPLIT_KS, defaultSplit, gemmEntryPoints, gemmGridConsts, gemmLaunch, gridFits, gridTiles } from './gemm-grid.js';
 import type { GemmGridConfig } from './gemm-grid.js';
@@ -169,9 +169,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
           constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, ...gemmGridConsts(cfg) }),
-          xLib(shape.K),
-          ...weightLibs(shape.weight, shape.K),
-          ...tensorHalfLibs(shape.weight, shape.K),
+          ...tensorHalfLibs(shape.act, shape.weight, shape.K),
           GEMM_GRID_SOURCE,
         ],
       }),
