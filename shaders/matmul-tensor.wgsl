@@ -4,7 +4,7 @@
 //
 // Bindings (group 0):
 //   0 x      [M, K] act_t                read, through x_unit (shaders/lib/tensor-x-*.wgsl)
-//   1 w      [N, K] in its stored format read, through w_half4 (shaders/lib/tensor-w-*.wgsl)
+//   1 w      [N, K] in its stored format read, through w_unit (shaders/lib/tensor-w-*.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K, KC }
