@@ -95,6 +95,13 @@ const ALL_CASES: [string, MatmulWeightFormat, number, number, number][] = [
   ['down_proj', 'q4_0', 128, 4096, 14336],
   ['gate_proj', 'q4_0', 128, 14336, 4096],
   ['q_proj', 'q4_0', 64, 4096, 4096],
+  ['q_proj', 'q4_0', 4096, 4096, 4096],
+  ['gate_proj', 'q4_0', 4096, 14336, 4096],
+  ['down_proj', 'q4_0', 512, 4096, 14336],
+  ['qkv', 'q4_0', 512, 6144, 4096],
+  ['q_proj', 'q4_0', 256, 4096, 4096],
+  ['down_proj', 'f16', 512, 4096, 14336],
+  ['q_proj', 'q4_0', 1024, 4096, 4096],
 ];
 /** --cases: indices into ALL_CASES (default all) */
 const CASES = args.cases ? args.cases.split(',').map((i) => ALL_CASES[Number(i)]!) : ALL_CASES;

@@ -72,6 +72,7 @@ const SUBGROUP_GRIDS: readonly [number, number][] = [
   [1, 1],
   [2, 2],
   [4, 2],
+  [2, 4],
   [1, 4],
 ];
 const TILES_PER_SUBGROUP: readonly [number, number][] = [
@@ -146,6 +147,19 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
     const wide = { ...mid, ti: 4, tj: 4 };
     if (shape.M >= 256 && tensorTiles(shape, wide) >= 200 && fits(wide, shape, dev)) return wide;
+    // Narrower projections at a prompt chunk (M = 512), with the staging in 16-byte and 16-weight
+    // units (bench/tensor-probe.ts, H200, same call, TFLOP/s against `mid`): 8 subgroups of 4 x 2
+    // tiles (128 x 128) and 64-column K steps where that makes ~128 tiles: q_proj / o_proj 4096 x
+    // 4096 Q4_0 113.6 -> 142.0, f16 117.5 -> 144.6, down_proj 4096 x 14336 Q4_0 112.3 -> 122.7,
+    // f16 121.9 -> 156.1; `mid` in 64-column steps where it makes >= 128 tiles: q|k|v 6144 x 4096
+    // Q4_0 86.7 -> 121.1 (the 128 x 128 tile: 108.2), q_proj at M = 256 94.1 (split in 2) -> 120.4.
+    // (k_proj 1024 x 4096 at M = 512 keeps `mid` split in 4: 84.9, unsplit 64-column `mid` 60.2;
+    // down_proj's K = 14336 ran 64-column `mid` slower, 97.8, so that one is for K <= 8192.)
+    const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
+    const squareTiles = tensorTiles(shape, square);
+    if (shape.M >= 512 && squareTiles >= 96 && squareTiles <= 128 && fits(square, shape, dev)) return square;
+    const deep = { ...mid, bk: 64 };
+    if (shape.M >= 256 && shape.K <= 8192 && tensorTiles(shape, deep) >= 128 && fits(deep, shape, dev)) return deep;
     // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the
     // K loop's memory trips are not hidden by enough workgroups, so `mid` splits K until the grid
     // has ~256 workgroups (bench/tensor-probe.ts, H200, Q4_0, same call, against the narrower
