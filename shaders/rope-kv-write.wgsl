@@ -46,12 +46,10 @@ fn cos_sin(p: u32, i: u32) -> vec2<f32> {
   return cosSin[p * (params.rotaryDim / 2u) + i];
 }
 
-// The cache slot of (token t, kv head h, vec4 j), or -1 for a padding token.
-fn cache_index(t: u32, h: u32, j: u32) -> i32 {
-  let slot = slotMapping[t];
-  if (slot < 0) { return -1; }
+// The cache index of (slot, kv head h, vec4 j); slot >= 0 (slotMapping's, of a token not padding).
+fn cache_index(slot: i32, h: u32, j: u32) -> u32 {
   let block = u32(slot) / BLOCK_SIZE;
-  return i32(((block * params.numKvHeads + h) * BLOCK_SIZE + u32(slot) % BLOCK_SIZE) * DV + j);
+  return ((block * params.numKvHeads + h) * BLOCK_SIZE + u32(slot) % BLOCK_SIZE) * DV + j;
 }
 
 @compute @workgroup_size(WG)
@@ -65,9 +63,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let j = idx % DV;
   let i = t * params.tokenStride + hs * DV + j;
   let kh = hs - params.numHeads; // k head (when numHeads <= hs < numHeads + numKvHeads)
+  let slot = slotMapping[t]; // < 0: a padding token, nothing to the cache
   if (hs >= params.numHeads + params.numKvHeads) { // a v head: to the cache as it is
-    let c = cache_index(t, hs - params.numHeads - params.numKvHeads, j);
-    if (c >= 0) { vCache[c] = kv_pack(vec4<f32>(qkv[i])); }
+    if (slot >= 0) { vCache[cache_index(slot, kh - params.numKvHeads, j)] = kv_pack(vec4<f32>(qkv[i])); }
     return;
   }
   let isK = hs >= params.numHeads;
@@ -85,10 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let rb = vec4<f32>(vec4<act_t>(a * s + b * c));
       qkv[i + half / 4u] = vec4<act_t>(rb);
       a = a * c - b * s;
-      if (isK) {
-        let cb = cache_index(t, kh, jb);
-        if (cb >= 0) { kCache[cb] = kv_pack(rb); }
-      }
+      if (isK && slot >= 0) { kCache[cache_index(slot, kh, jb)] = kv_pack(rb); }
     }
   } else if (4u * j < params.rotaryDim) {
     let c0 = cos_sin(p, 2u * j); // pair (x, y)
@@ -97,8 +92,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let ra = vec4<act_t>(a);
   qkv[i] = ra;
-  if (isK) {
-    let c = cache_index(t, kh, j);
-    if (c >= 0) { kCache[c] = kv_pack(vec4<f32>(ra)); }
-  }
+  if (isK && slot >= 0) { kCache[cache_index(slot, kh, j)] = kv_pack(vec4<f32>(ra)); }
 }

@@ -344,13 +344,12 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       window: d.slidingWindow,
       partitionSize: sp.partitionSize,
     };
-    const kvw = { numTokens: md.numTokens, numKvHeads: d.numKvHeads, kOffset: v.k[0] / 4, kStride: v.k[1] / 4, vOffset: v.v[0] / 4, vStride: v.v[1] / 4 };
     const ud = this.uniformData;
     const pack = (layout: UniformLayout, values: Record<string, number>, at: number) => {
       ud.set(new Uint8Array(packUniforms(layout, values, this.region), 0, uniformByteSize(layout)), at);
     };
     if (this.rope) pack(ROPE_KV_WRITE_UNIFORMS, ropeKvWriteUniforms(md.numTokens, this.rope.shape), U_KVW);
-    else pack(KV_WRITE_UNIFORMS, kvw, U_KVW);
+    else pack(KV_WRITE_UNIFORMS, { numTokens: md.numTokens, numKvHeads: d.numKvHeads, kOffset: v.k[0] / 4, kStride: v.k[1] / 4, vOffset: v.v[0] / 4, vStride: v.v[1] / 4 }, U_KVW);
     pack(ATTN_UNIFORMS, attn, U_DIRECT);
     pack(ATTN_UNIFORMS, attn, U_SPLIT);
     pack(REDUCE_UNIFORMS, { numRows: md.numTokens * d.numHeads, numSplits: sp.numSplits }, U_REDUCE);

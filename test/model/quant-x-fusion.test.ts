@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelRunner, type RunnerStep } from '../../src/model/runner.js';
+import { countDispatches } from '../support/dispatches.js';
 import { testGpu } from '../support/gpu.js';
 import { openFixture, readJson } from '../support/models.js';
 
@@ -35,16 +36,6 @@ const decode = (seqs: { len: number; blockIds: number[] }[]): RunnerStep => ({
   sampleRows: seqs.map((_, i) => i),
 });
 const [blocksA, blocksB] = [[1, 2, 3], [4, 5, 6]]; // 16-token blocks
-
-/** Dispatches the runner records for its prepared step (a pass that only counts). */
-function countDispatches(runner: ModelRunner): number {
-  let n = 0;
-  const pass = new Proxy({} as GPUComputePassEncoder, {
-    get: (_t, key) => (String(key).startsWith('dispatch') ? () => n++ : () => undefined),
-  });
-  runner.encode(pass);
-  return n;
-}
 
 describe('x quantized by its producer (tiny-llama3, int8 GEMVs on the f32 path)', () => {
   const cases = [
