@@ -261,7 +261,7 @@ export interface KernelProfileRow {
  * one pass allows, so the sum exceeds the one-pass step time (reported next to it); the split
  * between kernels is what this is for.
  */
-export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, repeats = 5): Promise<{ batch: number; sumUs: number; onePassUs: number; rows: KernelProfileRow[] }> {
+export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, batch: number, contextLen: number, repeats = 5): Promise<StepProfile> {
   const bs = runner.blockSize;
   const perSeq = Math.ceil((contextLen + 2) / bs);
   const blocks = Array.from({ length: batch }, (_, i) => Array.from({ length: perSeq }, (_, j) => 1 + i * perSeq + j));
@@ -271,18 +271,43 @@ export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, ba
     seqs: blocks.map((blockIds) => ({ queryLen: 1, seqLen: contextLen + 1, blockIds })),
     sampleRows: blocks.map((_, i) => i),
   });
+  return { batch, ...(await profilePrepared(ctx, runner, repeats)) };
+}
+
+/** The same split for the prefill step of one promptLen-token prompt (one chunk, empty cache). */
+export async function profilePrefillStep(ctx: GpuContext, runner: ModelRunner, promptLen: number, repeats = 5): Promise<StepProfile> {
+  const blockIds = Array.from({ length: Math.ceil(promptLen / runner.blockSize) }, (_, j) => 1 + j);
+  runner.prepare({
+    tokenIds: randomIds(promptLen, runner.config.vocabSize, promptLen),
+    positions: Array.from({ length: promptLen }, (_, i) => i),
+    seqs: [{ queryLen: promptLen, seqLen: promptLen, blockIds }],
+    sampleRows: [promptLen - 1],
+  });
+  return { batch: 1, promptLen, ...(await profilePrepared(ctx, runner, repeats)) };
+}
+
+export interface StepProfile {
+  batch: number;
+  promptLen?: number;
+  sumUs: number;
+  onePassUs: number;
+  rows: KernelProfileRow[];
+}
+
+/** Replays the prepared step's dispatches one per pass (each timed) and leave-one-kind-out. */
+async function profilePrepared(ctx: GpuContext, runner: ModelRunner, repeats: number): Promise<Omit<StepProfile, 'batch'>> {
   const calls: RecordedDispatch[] = [];
   let pipeline: GPUComputePipeline | undefined;
   const groups = new Map<number, GPUBindGroup>();
   const recorder = {
     setPipeline: (p: GPUComputePipeline) => void (pipeline = p),
     setBindGroup: (i: number, g: GPUBindGroup, offsets?: unknown) => {
-      if (offsets && (offsets as ArrayLike<number>).length) throw new Error('profileDecodeStep: dynamic offsets are not replayed');
+      if (offsets && (offsets as ArrayLike<number>).length) throw new Error('step profile: dynamic offsets are not replayed');
       groups.set(i, g);
     },
     dispatchWorkgroups: (x: number, y = 1, z = 1) => void calls.push({ pipeline: pipeline!, groups: new Map(groups), grid: [x, y, z] }),
     dispatchWorkgroupsIndirect: () => {
-      throw new Error('profileDecodeStep: indirect dispatches are not replayed');
+      throw new Error('step profile: indirect dispatches are not replayed');
     },
     pushDebugGroup: () => {},
     popDebugGroup: () => {},
@@ -337,7 +362,7 @@ export async function profileDecodeStep(ctx: GpuContext, runner: ModelRunner, ba
   const rows = [...byKernel.entries()]
     .map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, us: r4(e.us), share: r4(e.us / sumUs), inPassUs: inPass.costUs.get(kernel) ?? null }))
     .sort((a, b) => b.us - a.us);
-  return { batch, sumUs: r4(sumUs), onePassUs: inPass.fullUs, rows };
+  return { sumUs: r4(sumUs), onePassUs: inPass.fullUs, rows };
 }
 
 /**

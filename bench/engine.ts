@@ -17,7 +17,7 @@ import type { GpuContext } from '../src/gpu/context.js';
 import { openModelFiles } from '../src/model/open.js';
 import { ModelRunner } from '../src/model/runner.js';
 import { createNodePlatform, openLocalModel } from '../src/platform/node/index.js';
-import { copyBandwidth, memoryReport, profileDecodeStep, randomIds, timeDecodeSteps, type StepTiming } from './engine-steps.js';
+import { copyBandwidth, memoryReport, profileDecodeStep, profilePrefillStep, randomIds, timeDecodeSteps, type StepProfile, type StepTiming } from './engine-steps.js';
 import { decodeSummary, itls, median, pcts, round } from './trace-stats.js';
 
 const { values: args } = parseArgs({
@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     'step-context': { type: 'string' },
     // batches whose decode step is split per kernel (bench/engine-steps.ts profileDecodeStep)
     profile: { type: 'string', default: '1,32' },
+    // prompt lengths whose prefill step is split per kernel the same way (one chunk each)
+    'profile-prefill': { type: 'string', default: '512' },
     skip: { type: 'string', default: '' },
     'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
     'fuse-rope': { type: 'string' }, // on | off: RoPE in the KV write, the step timing's runner (default: the runner's own)
@@ -116,13 +118,14 @@ async function servingBench(engine: WgllmEngine, n: number, lens: number[], gen:
 }
 
 /** Host/GPU time per decode step, on a ModelRunner of its own (the Engine has no per-step hook). */
-async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, batches: number[], ctxLen: number, iters: number, profile: number[]) {
+async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, batches: number[], ctxLen: number, iters: number, profile: number[], profilePrefill: number[]) {
   const { model } = await openModelFiles(await openLocalModel(modelPath));
-  const maxModelLen = Math.min(model.config.maxPositionEmbeddings, ctxLen + iters + 8);
+  const maxPrompt = Math.max(0, ...profilePrefill);
+  const maxModelLen = Math.min(model.config.maxPositionEmbeddings, Math.max(ctxLen + iters + 8, maxPrompt));
   const maxNumSeqs = Math.max(...batches);
   const runner = await ModelRunner.create(gpu, model, {
     act,
-    limits: { maxNumTokens: Math.max(maxNumSeqs, 16), maxNumSeqs, maxModelLen },
+    limits: { maxNumTokens: Math.max(maxNumSeqs, 16, maxPrompt), maxNumSeqs, maxModelLen },
     kv: { numBlocks: 2 + maxNumSeqs * Math.ceil(maxModelLen / 16), blockSize: 16 },
     // --fuse-quantize-x off | norms | all: which producers of x also quantize it (A/B; default the runner's)
     ...(args['fuse-quantize-x'] ? { fuseQuantizeX: args['fuse-quantize-x'] === 'all' ? true : args['fuse-quantize-x'] === 'norms' ? 'norms' : false } : {}),
@@ -130,11 +133,12 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
   });
   await model.close();
   const steps: StepTiming[] = [];
-  const profiles: Awaited<ReturnType<typeof profileDecodeStep>>[] = [];
+  const profiles: StepProfile[] = [];
   try {
     for (const b of batches) steps.push(await timeDecodeSteps(gpu, runner, b, Math.min(ctxLen, maxModelLen - iters - 2), iters));
     if (gpu.info.features.timestampQuery) {
       for (const b of profile.filter((p) => p <= maxNumSeqs)) profiles.push(await profileDecodeStep(gpu, runner, b, Math.min(ctxLen, maxModelLen - 4)));
+      for (const n of profilePrefill.filter((p) => p <= maxModelLen)) profiles.push(await profilePrefillStep(gpu, runner, n));
     }
   } finally {
     runner.dispose();
@@ -239,10 +243,10 @@ async function main(): Promise<void> {
   if (!skip.has('steps')) {
     log('runner decode steps (host vs GPU time)');
     const stepCtx = args['step-context'] ? Number(args['step-context']) : decodePrompt;
-    const { steps: rb, profiles } = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']), ints(args.profile!));
+    const { steps: rb, profiles } = await runnerBench(gpu, args.model, act, batches, stepCtx, Number(args['step-iters']), ints(args.profile!), ints(args['profile-prefill']!));
     result.decodeSteps = rb;
     if (profiles.length) result.kernelProfile = profiles;
-    for (const p of profiles) log(`kernel profile, batch ${p.batch} (${p.onePassUs.toFixed(0)} µs in one pass; in-pass cost, separate-pass time): ${p.rows.slice(0, 10).map((r) => `${r.kernel} ${r.inPassUs?.toFixed(0)} / ${r.us.toFixed(0)} µs x${r.dispatches}`).join(', ')}`);
+    for (const p of profiles) log(`kernel profile, ${p.promptLen ? `prefill ${p.promptLen}` : `batch ${p.batch}`} (${p.onePassUs.toFixed(0)} µs in one pass; in-pass cost, separate-pass time): ${p.rows.slice(0, 10).map((r) => `${r.kernel} ${r.inPassUs?.toFixed(0)} / ${r.us.toFixed(0)} µs x${r.dispatches}`).join(', ')}`);
     // What the engine adds around the forward pass (scheduling, sampling, readback, streaming):
     // its median inter-token latency next to the runner's own step at the same batch.
     const decodeRows = (result.decode ?? []) as { batch: number; itlMs: { p50: number | null } }[];

@@ -6,6 +6,9 @@
  *   no-mma        no products (global loads + staging stores + barriers)
  *   no-load       the tiles are loaded once before the K loop (stores + products every step)
  *   half-store    half the staging stores (is the store count the bound?)
+ *   load-after    the next step's loads issued after the products, not before (does the
+ *                 prefetch overlap the tensor cores at all?)
+ *   no-bounds     the staging loads without their bounds checks (what the predicates cost)
  * Extra configs report their largest difference from the default's output. Shapes with M a
  * multiple of the tile only (the variants do not handle partial tiles). A transform that no
  * longer finds its text in the kernel stops with an error naming it.
@@ -39,7 +42,7 @@ const { values: args } = parseArgs({
   },
 });
 
-type Variant = 'base' | 'no-store' | 'no-mma' | 'no-load' | 'half-store';
+type Variant = 'base' | 'no-store' | 'no-mma' | 'no-load' | 'half-store' | 'load-after' | 'no-bounds';
 
 function replaceOnce(src: string, from: string, to: string): string {
   const i = src.indexOf(from);
@@ -56,6 +59,9 @@ function replaceAll(src: string, from: string, to: string): string {
 const LOOP_HEAD = 'for (var k0 = kr.x; k0 < kr.y; k0 += BK) {\n      tc_store(lid, &st, 0u);';
 const STEP = 'tc_step(acc, lid, 0u, 0u);';
 const LOAD_NEXT = 'if (k0 + BK < kr.y) { st = tc_load(wid, lid, k0 + BK, kr.y); }';
+// tc_load's guards of the x and W unit loads (the loads stay, unconditional)
+const X_GUARD = 'if (i < BM * KX && m0 + r < params.M && u * X_UNIT_QUADS * 4u < kend) ';
+const W_GUARD = 'if (i < BN * KU && n0 + r < params.N && w_unit_quad(u, 0u) * 4u < kend) ';
 
 function transform(src: string, v: Variant): string {
   switch (v) {
@@ -69,6 +75,10 @@ function transform(src: string, v: Variant): string {
       return replaceOnce(src, LOAD_NEXT, '');
     case 'half-store':
       return replaceAll(replaceAll(src, 'xt[o + 2u] = h.z;', ''), 'wt[o + 2u] = h.z;', '');
+    case 'load-after':
+      return replaceOnce(replaceOnce(src, LOAD_NEXT, ''), STEP, `${STEP}\n      ${LOAD_NEXT}`);
+    case 'no-bounds':
+      return replaceOnce(replaceOnce(src, X_GUARD, ''), W_GUARD, '');
   }
 }
 
@@ -102,6 +112,7 @@ const ALL_CASES: [string, MatmulWeightFormat, number, number, number][] = [
   ['q_proj', 'q4_0', 256, 4096, 4096],
   ['down_proj', 'f16', 512, 4096, 14336],
   ['q_proj', 'q4_0', 1024, 4096, 4096],
+  ['gate_up', 'q4_0', 512, 28672, 4096],
 ];
 /** --cases: indices into ALL_CASES (default all) */
 const CASES = args.cases ? args.cases.split(',').map((i) => ALL_CASES[Number(i)]!) : ALL_CASES;

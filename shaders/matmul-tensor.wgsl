@@ -12,7 +12,7 @@
 // Prelude: enables; act_t; Params; generated consts SPLIT, SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size), DB (0 or 1); x's reader and f16 staging units
+// SG_SIZE (the adapter's subgroup size), DB (0 or 1), K_TAIL (1 where K % BK != 0); x's reader and f16 staging units
 // (X_UNIT_QUADS, x_unit: lib/tensor-x-oct.wgsl, or lib/tensor-x-units.wgsl over a quad reader); a
 // weight reader and its f16 staging units (W_UNIT_QUADS, w_unit, w_unit_quad: see
 // lib/tensor-w-units.wgsl; f16 and Q4_0/Q8_0 decode straight to halves: without that each staged
@@ -82,7 +82,9 @@ struct Staged {
 
 // This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
 // Adjacent invocations take adjacent quads of one row: the global loads coalesce. Columns at or
-// past kend (the end of this workgroup's split) load as zeros.
+// past kend (the end of this workgroup's split) load as zeros; where K is a multiple of BK
+// (K_TAIL = 0) no step reaches past kend. Rows past M and N are clamped rather than skipped:
+// on the H200 the predicated loads (row and column checks) cost 20-30% of the kernel's time.
 fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
   let n0 = tile_of(wid).x * BN;
   let m0 = tile_of(wid).y * BM;
@@ -92,7 +94,8 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
     let r = i / KX;
     let u = (k0 >> 2u) / X_UNIT_QUADS + i % KX; // unit of the row: consecutive quads
     var v = array<vec4<f16>, X_UNIT_QUADS>();
-    if (i < BM * KX && m0 + r < params.M && u * X_UNIT_QUADS * 4u < kend) { v = x_unit(m0 + r, u); }
+    // rows past M read row M - 1 (their products land in rows the epilogue does not store)
+    if (i < BM * KX && (K_TAIL == 0u || u * X_UNIT_QUADS * 4u < kend)) { v = x_unit(min(m0 + r, params.M - 1u), u); }
     for (var e = 0u; e < X_UNIT_QUADS; e++) { st.x[j * X_UNIT_QUADS + e] = v[e]; }
   }
   for (var j = 0u; j < NWU; j++) {
@@ -102,7 +105,7 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
     var v = array<vec4<f16>, W_UNIT_QUADS>();
     // a unit lies inside one step, and inside or past kend as a whole (K steps and the split
     // ends are whole numbers of units)
-    if (i < BN * KU && n0 + r < params.N && w_unit_quad(u, 0u) * 4u < kend) { v = w_unit(n0 + r, u); }
+    if (i < BN * KU && (K_TAIL == 0u || w_unit_quad(u, 0u) * 4u < kend)) { v = w_unit(min(n0 + r, params.N - 1u), u); }
     for (var e = 0u; e < W_UNIT_QUADS; e++) { st.w[j * W_UNIT_QUADS + e] = v[e]; }
   }
   return st;
