@@ -29,7 +29,8 @@
 //                   scale, softcap, window, partitionSize }
 // Prelude: act_t, Params, kv_chunk + KV_CHUNK + kv_chunk_lo/hi (attention-kv-f32.wgsl |
 //   attention-kv-f16.wgsl: an f16 cache is read 8 dims per 16-byte load, so D % 8 == 0 there),
-//   attention-common.wgsl (the bindings, MASKED / VALID_MIN / LOG2E).
+//   attention-common.wgsl (the bindings, MASKED / VALID_MIN / LOG2E), attention-tile.wgsl (find_tile,
+//   key_range: which queries and keys a workgroup takes).
 //
 // Why this cache layout: one workgroup reads one kv head, and head-major blocks make that a
 // contiguous run of BLOCK_SIZE * D elements per block (the same bytes as token-major, fewer
@@ -81,7 +82,6 @@ var<workgroup> vs: array<vec4<f32>, VS_N>;  // [TK, DV]
 var<workgroup> ss: array<f32, SP_N>;        // [RPAD, TK] logits (log2 units) or MASKED
 var<workgroup> ps: array<f32, SP_N>;        // [RPAD, TK] 2^(s - m)
 var<workgroup> alphas: array<f32, RPAD>;    // per row rescale of O and l for this key tile
-var<workgroup> tile: vec4<u32>;             // (seq, first token, queries in tile, first query pos)
 
 // Per-invocation state that the entry points store (registers after unrolling).
 var<private> acc: array<vec4<f32>, MAX_ROWS>; // output rows ors + j * NRO
@@ -89,35 +89,6 @@ var<private> lsum: array<f32, MAX_ROWS>;
 var<private> mrow: array<f32, MAX_ROWS>;      // score rows srs + j * NRS
 var<private> kreg: array<kv_chunk, MAX_LOADS>; // the next key tile, in flight while this one computes
 var<private> vreg: array<kv_chunk, MAX_LOADS>;
-
-struct Tile {
-  seq: u32,
-  token0: u32,  // global token index of the tile's first query
-  nq: u32,      // valid queries in the tile (0: nothing to do)
-  pos0: u32,    // position of the first query in its sequence
-  kvh: u32,
-}
-
-// Thread 0 finds the tile's sequence; the result is read back uniformly by every invocation.
-fn find_tile(wid: vec3u, lid: u32) -> Tile {
-  if (lid == 0u) {
-    let id = wid.x;
-    var lo = 0u;
-    var hi = params.numSeqs;
-    while (hi - lo > 1u) {
-      let mid = (lo + hi) / 2u;
-      if (queryStartLoc[mid] / TQ + mid <= id) { lo = mid; } else { hi = mid; }
-    }
-    let q0 = queryStartLoc[lo];
-    let ql = queryStartLoc[lo + 1u] - q0;
-    let i0 = (id - (q0 / TQ + lo)) * TQ;
-    var nq = 0u;
-    if (i0 < ql) { nq = min(TQ, ql - i0); }
-    tile = vec4<u32>(lo, q0 + i0, nq, seqLens[lo] - ql + i0);
-  }
-  let t = workgroupUniformLoad(&tile);
-  return Tile(t.x, t.y, t.z, t.w, wid.y);
-}
 
 // Issues the loads of the key tile at t0 into registers; nothing waits for them until
 // stage_tile, so they stay in flight while the previous tile computes (the block-table lookup
@@ -252,13 +223,6 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
     if (ors < NRO) { accumulate_tile(odv, ors); }
     workgroupBarrier();
   }
-}
-
-// First key of the tile (sliding window: the first query's window start) and one past its last.
-fn key_range(tl: Tile) -> vec2<u32> {
-  var lo = 0u;
-  if (params.window > 0u && tl.pos0 + 1u > params.window) { lo = tl.pos0 + 1u - params.window; }
-  return vec2<u32>(lo, tl.pos0 + tl.nq);
 }
 
 @compute @workgroup_size(WG)

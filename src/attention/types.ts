@@ -30,8 +30,11 @@ export interface StepBatch {
 export interface AttentionPlan {
   /** the tile config family used: decode-only batches take tiles of one query */
   tiles: 'decode' | 'prefill';
-  /** 'tiled': the general kernel (any mix of queries); 'decode': the subgroup kernel for one query per sequence */
-  kernel: 'tiled' | 'decode';
+  /**
+   * 'tiled': the general kernel (any mix of queries); 'decode': the subgroup kernel for one query
+   * per sequence; 'tensor': the tensor-core kernel for steps with prompt chunks (unsplit)
+   */
+  kernel: 'tiled' | 'decode' | 'tensor';
   /** 1: one pass writes the output; > 1: split-KV partials + reduce */
   numSplits: number;
   /** keys per split (0 when numSplits is 1) */

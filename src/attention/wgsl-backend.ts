@@ -11,6 +11,7 @@ import { compileKernel } from '../kernels/launch.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from '../kernels/attention.js';
 import { attentionDecodeSpec, attentionDecodeSplitSpec, decodeLayout, type AttentionDecodeConfig } from '../kernels/attention-decode.js';
 import { attentionReduceSpec, reduceGrid, REDUCE_UNIFORMS, type AttentionReduceConfig } from '../kernels/attention-reduce.js';
+import { attentionTensorSpec, type AttentionTensorConfig } from '../kernels/attention-tensor.js';
 import {
   ATTN_UNIFORMS,
   attentionDefaultConfig,
@@ -69,6 +70,8 @@ export interface WgslAttentionConfigs {
   split: PagedAttentionConfig;
   /** the subgroup decode kernel's config (decode-only steps); null: use the tiled kernel for them */
   decodeVec: AttentionDecodeConfig | null;
+  /** the tensor-core kernel's config (unsplit steps with prompt chunks); null: the tiled kernel */
+  prefillTensor: AttentionTensorConfig | null;
   kvWrite: KvWriteConfig;
   reduce: AttentionReduceConfig;
 }
@@ -107,6 +110,7 @@ export interface WgslLayerBinding {
   readonly split: GPUBindGroup;
   readonly reduce: GPUBindGroup;
   readonly decodeVec?: { direct: GPUBindGroup; split: GPUBindGroup };
+  readonly prefillTensor?: GPUBindGroup;
 }
 
 // One uniform buffer for the whole backend (shared by all layers: the per-step values are the
@@ -124,6 +128,7 @@ interface Pipelines {
   split: CachedPipeline;
   reduce: CachedPipeline;
   decodeVec?: { direct: CachedPipeline; split: CachedPipeline };
+  prefillTensor?: CachedPipeline;
 }
 
 /**
@@ -200,6 +205,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const configs: WgslAttentionConfigs = {
       decode: attentionDefaultConfig(dims, 1, ctx.info),
       decodeVec: null,
+      prefillTensor: null,
       prefill: attentionDefaultConfig(dims, 1 << 20, ctx.info),
       split: attentionDefaultConfig(dims, 1, ctx.info),
       kvWrite: kvWriteSpec.defaultConfig(undefined as never, ctx.info),
@@ -213,6 +219,11 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     if (o.configs?.decodeVec === undefined) configs.decodeVec = vecOk ? attentionDecodeSpec.defaultConfig(shape, ctx.info) : null;
     else if (!vecOk) configs.decodeVec = null;
     const vecCfg = configs.decodeVec;
+    // Likewise the tensor-core kernel for steps with prompt chunks.
+    const tensorOk = attentionTensorSpec.supports(shape, ctx.info).length === 0;
+    if (o.configs?.prefillTensor === undefined) configs.prefillTensor = tensorOk ? attentionTensorSpec.defaultConfig(shape, ctx.info) : null;
+    else if (!tensorOk) configs.prefillTensor = null;
+    const tensorCfg = configs.prefillTensor;
     const kvShape = { ...dims, numTokens: 1, numBlocks: o.cache.numBlocks };
     const ropeShape = o.rope ? { ...kvShape, style: o.rope.style, rotaryDim: o.rope.rotaryDim, numPositions: o.rope.numPositions } : undefined;
     const rope = ropeShape && ropeKvWriteSpec.supports(ropeShape, ctx.info).length === 0 ? { binding: o.rope!, shape: ropeShape } : undefined;
@@ -229,7 +240,8 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
           split: await compileKernel(ctx, attentionDecodeSplitSpec, { ...shape, partitionSize: split.partitionSize }, vecCfg),
         }
       : undefined;
-    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce, decodeVec }, lim, rope);
+    const prefillTensor = tensorCfg ? await compileKernel(ctx, attentionTensorSpec, shape, tensorCfg) : undefined;
+    return new WgslAttentionBackend(ctx, dims, o.cache, configs, split, { kvWrite, decode, prefill, split: splitP, reduce, decodeVec, prefillTensor }, lim, rope);
   }
 
   /** Bind groups for one layer's activations and cache; once per layer, at model load. */
@@ -262,8 +274,10 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       { binding: 5, resource: m.seqLens },
     ];
     const dv = this.pipelines.decodeVec;
+    const pt = this.pipelines.prefillTensor;
     return {
       layer,
+      ...(pt ? { prefillTensor: group(pt, [...common, { binding: 6, resource: io.out }, { binding: 9, resource: u(U_DIRECT) }]) } : {}),
       ...(dv
         ? {
             decodeVec: {
@@ -320,10 +334,12 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     const sp = vec
       ? planSplits(this.splitPolicy, md, d.numKvHeads, vec, md.numSeqs * d.numKvHeads)
       : planSplits(this.splitPolicy, md, d.numKvHeads, this.configs.split);
-    md.plan = { tiles, kernel: vec ? 'decode' : 'tiled', ...sp };
+    const tensor = tiles === 'prefill' && sp.numSplits === 1 ? this.configs.prefillTensor : null;
+    md.plan = { tiles, kernel: vec ? 'decode' : tensor ? 'tensor' : 'tiled', ...sp };
     const c = sp.numSplits > 1 ? this.configs.split : this.configs[tiles];
     const maxPerDim = this.ctx.info.limits.maxComputeWorkgroupsPerDimension;
-    const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, c.tq, sp.numSplits);
+    const tq = tensor ? 16 * tensor.qb : c.tq;
+    const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, tq, sp.numSplits);
     this.grids = {
       kvWrite: this.rope
         ? ropeKvWriteGrid(md.numTokens, d, this.configs.kvWrite.wg, maxPerDim)
@@ -385,6 +401,8 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       const split = md.plan.numSplits > 1;
       run(split ? vec.split : vec.direct, split ? b.decodeVec.split : b.decodeVec.direct, this.grids.attn);
       if (split) run(p.reduce, b.reduce, this.grids.reduce);
+    } else if (md.plan.kernel === 'tensor' && p.prefillTensor && b.prefillTensor) {
+      run(p.prefillTensor, b.prefillTensor, this.grids.attn);
     } else if (md.plan.numSplits > 1) {
       run(p.split, b.split, this.grids.attn);
       run(p.reduce, b.reduce, this.grids.reduce);

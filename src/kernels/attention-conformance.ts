@@ -3,6 +3,7 @@ import type { Rng } from '../core/random.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from './attention.js';
 import { attentionDecodeSpec, attentionDecodeSplitSpec } from './attention-decode.js';
 import { attentionReduceSpec, type AttentionReduceShape } from './attention-reduce.js';
+import { attentionTensorSpec } from './attention-tensor.js';
 import { randomSeqs, type BatchSeq, type KvDType, type PagedAttentionShape, type PagedAttentionSplitShape } from './attention-shape.js';
 import { kvWriteSpec, type KvWriteShape } from './kv-write.js';
 import { ropeKvWriteSpec, type RopeKvWriteShape } from './rope-kv-write.js';
@@ -34,6 +35,11 @@ const GQA2_D256_BS32: Dims = { numHeads: 4, numKvHeads: 2, headDim: 256, blockSi
 const GQA2_D16: Dims = { numHeads: 2, numKvHeads: 1, headDim: 16, blockSize: 16, kv: 'f32' };
 const GQA4_D32: Dims = { numHeads: 8, numKvHeads: 2, headDim: 32, blockSize: 16, kv: 'f16' };
 const GQA8_D16: Dims = { numHeads: 8, numKvHeads: 1, headDim: 16, blockSize: 8, kv: 'f32' };
+// f16 caches with head dims of whole 16-column slabs (the tensor-core kernel's)
+const GQA4_D128_F16KV: Dims = { numHeads: 8, numKvHeads: 2, headDim: 128, blockSize: 16, kv: 'f16' };
+const GQA8_D64_F16KV_BS8: Dims = { numHeads: 8, numKvHeads: 1, headDim: 64, blockSize: 8, kv: 'f16' };
+const GQA3_D32_F16KV: Dims = { numHeads: 6, numKvHeads: 2, headDim: 32, blockSize: 16, kv: 'f16' };
+const GQA2_D16_F16KV_BS32: Dims = { numHeads: 2, numKvHeads: 1, headDim: 16, blockSize: 32, kv: 'f16' };
 
 const seqs = (...s: [number, number][]): BatchSeq[] => s.map(([queryLen, seqLen]) => ({ queryLen, seqLen }));
 const attn = (act: ActDType, d: Dims, batch: BatchSeq[], extra: Partial<PagedAttentionShape> = {}): PagedAttentionShape => ({
@@ -119,6 +125,23 @@ export const ATTENTION_FAMILIES: ConformanceFamily[] = [
     },
     random: (act, rng) => attn(act, rng.pick([GQA4_D32, GQA2_D16]), randomSeqs(rng, { maxSeqs: 4, maxCtx: 300, maxChunk: 24 }), randomExtra(rng)),
     small: (act) => attn(act, GQA8_D16, seqs([1, 40], [6, 20], [1, 1])),
+  },
+  {
+    // f16 activations and cache only (elsewhere every case reports why it is skipped)
+    spec: attentionTensorSpec,
+    fixed: (act) => {
+      const cases: [Dims, BatchSeq[], Partial<PagedAttentionShape>?][] = [
+        // Llama-3.1-8B's heads: decodes, a chunk over a cached prefix, new prompts (one past 32 queries)
+        [GQA4_D128_F16KV, seqs([1, 300], [17, 90], [23, 23], [1, 1], [40, 40])],
+        [MHA_D64_F16KV, seqs([5, 77], [1, 45], [30, 30]), { softcap: 30, slidingWindow: 40, fusedQkv: true }],
+        [GQA8_D64_F16KV_BS8, seqs([33, 200], [16, 16])],
+        [GQA3_D32_F16KV, seqs([50, 70], [7, 7]), { slidingWindow: 20 }],
+        [GQA2_D16_F16KV_BS32, seqs([20, 1500])],
+      ];
+      return cases.map(([d, b, extra]) => ({ label: describe(d, b) + (extra ? ` ${JSON.stringify(extra)}` : ''), shape: attn(act, d, b, extra) }));
+    },
+    random: (act, rng) => attn(act, rng.pick([GQA4_D32, MHA_D64_F16KV, GQA3_D32_F16KV]), randomSeqs(rng, { maxSeqs: 4, maxCtx: 300, maxChunk: 40 }), randomExtra(rng)),
+    small: (act) => attn(act, GQA4_D32, seqs([20, 40], [1, 9], [3, 3])),
   },
   {
     spec: pagedAttentionSplitSpec,

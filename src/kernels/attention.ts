@@ -5,6 +5,7 @@ import source from '../../shaders/attention.wgsl?raw';
 import kvF32 from '../../shaders/attention-kv-f32.wgsl?raw';
 import kvF16 from '../../shaders/attention-kv-f16.wgsl?raw';
 import attentionCommon from '../../shaders/attention-common.wgsl?raw';
+import attentionTile from '../../shaders/attention-tile.wgsl?raw';
 import {
   ATTN_UNIFORMS,
   KV_LIBS,
@@ -54,7 +55,7 @@ export const ATTN_SPLIT_BINDINGS: BindingDecl[] = [
 /** The program for one static problem and tile config; `split` picks the entry point. */
 export function buildAttentionProgram(d: AttentionDims, cfg: PagedAttentionConfig, split: boolean): KernelProgram {
   return {
-    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, libs: [KV_LIBS[d.kv], attentionCommon] }),
+    source: composeWgsl(source, { act: d.act, uniforms: ATTN_UNIFORMS, libs: [KV_LIBS[d.kv], attentionCommon, attentionTile] }),
     entryPoint: split ? 'main_split' : 'main',
     constants: {
       D: d.headDim,
@@ -100,7 +101,7 @@ export function numSplitsFor(maxSeqLen: number, partitionSize: number): number {
 
 type AttnSpec<S extends PagedAttentionShape> = KernelSpec<S, PagedAttentionConfig>;
 const base = {
-  sources: [source, kvF32, kvF16, attentionCommon],
+  sources: [source, kvF32, kvF16, attentionCommon, attentionTile],
   uniforms: ATTN_UNIFORMS,
   space: (s: PagedAttentionShape, dev: DeviceInfo) => attentionSpace(s, dev),
   defaultConfig: (s: PagedAttentionShape, dev: DeviceInfo) => attentionDefaultConfig(s, batchStats(s.seqs).maxQueryLen, dev),

@@ -146,7 +146,15 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // TFLOP/s against 86 for `mid` (best of the 16x16x16 configs; `mid` stayed best for q_proj
     // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
     const wide = { ...mid, ti: 4, tj: 4 };
-    if (shape.M >= 256 && tensorTiles(shape, wide) >= 200 && fits(wide, shape, dev)) return wide;
+    const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
+    const squareTiles = tensorTiles(shape, square);
+    const wideTiles = tensorTiles(shape, wide);
+    // `square` (see below) where it makes 96-128 tiles, and at M >= 512 where `wide` would make
+    // >= 200: with the staging's bounds checks gone it beat `wide` on the widest projection of a
+    // prompt chunk, gate|up 28672 x 4096 Q4_0 at M = 512: 157.2 against 150.9 TFLOP/s (H200,
+    // bench/tensor-probe.ts, same call; q|k|v's 192 tiles stay with `deep`: 126.3 against 128.1).
+    if (shape.M >= 512 && squareTiles >= 96 && (squareTiles <= 128 || wideTiles >= 200) && fits(square, shape, dev)) return square;
+    if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
     // Narrower projections at a prompt chunk (M = 512), with the staging in 16-byte and 16-weight
     // units (bench/tensor-probe.ts, H200, same call, TFLOP/s against `mid`): 8 subgroups of 4 x 2
     // tiles (128 x 128) and 64-column K steps where that makes ~128 tiles: q_proj / o_proj 4096 x
@@ -155,9 +163,6 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // Q4_0 86.7 -> 121.1 (the 128 x 128 tile: 108.2), q_proj at M = 256 94.1 (split in 2) -> 120.4.
     // (k_proj 1024 x 4096 at M = 512 keeps `mid` split in 4: 84.9, unsplit 64-column `mid` 60.2;
     // down_proj's K = 14336 ran 64-column `mid` slower, 97.8, so that one is for K <= 8192.)
-    const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
-    const squareTiles = tensorTiles(shape, square);
-    if (shape.M >= 512 && squareTiles >= 96 && squareTiles <= 128 && fits(square, shape, dev)) return square;
     const deep = { ...mid, bk: 64 };
     if (shape.M >= 256 && shape.K <= 8192 && tensorTiles(shape, deep) >= 128 && fits(deep, shape, dev)) return deep;
     // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the

@@ -7,6 +7,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { createBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { pagedAttentionSpec } from '../kernels/attention.js';
 import { attentionDecodeSpec } from '../kernels/attention-decode.js';
+import { attentionTensorSpec } from '../kernels/attention-tensor.js';
 import type { PagedAttentionShape } from '../kernels/attention-shape.js';
 import { embeddingSpec, type EmbeddingShape } from '../kernels/embedding.js';
 import { kvWriteSpec, type KvWriteShape } from '../kernels/kv-write.js';
@@ -92,10 +93,12 @@ export async function attentionConfigs(c: ModelConfig, act: ActDType, limits: Ru
   const prefill: PagedAttentionShape = { ...base, seqs: [{ queryLen: chunk, seqLen: chunk }] };
   const kvWrite: KvWriteShape = { ...dims, numTokens: limits.maxNumTokens, numBlocks: cache.numBlocks, fusedQkv };
   const vecOk = attentionDecodeSpec.supports(decode, dev).length === 0;
+  const tensorOk = attentionTensorSpec.supports(prefill, dev).length === 0;
   return {
     decode: await configs.get(pagedAttentionSpec, decode),
     decodeVec: vecOk ? await configs.get(attentionDecodeSpec, decode) : null,
     prefill: await configs.get(pagedAttentionSpec, prefill),
+    prefillTensor: tensorOk ? await configs.get(attentionTensorSpec, prefill) : null,
     kvWrite: await configs.get(kvWriteSpec, kvWrite),
   };
 }

@@ -1,0 +1,299 @@
+// Paged attention on tensor cores (subgroup matrices) for steps with prompt chunks: the contract
+// of attention.wgsl's `main` (same bindings, uniforms, grid scheme and masking; see there), with
+// q . k and p . v as 16x16x16 f16 -> f32 subgroup-matrix products. Needs shader-f16, subgroups,
+// chromium-experimental-subgroup-matrix, an f16 cache and f16 activations (act_t = f16).
+//
+//   out[t, h, :] = sum_j softmax_j(cap(q[t, h] . k[j, h / G] * scale)) v[j, h / G, :]
+//
+// Prelude: enables; act_t; Params; attention-kv-f16.wgsl (kv_chunk: 8 halves per 16-byte load),
+// attention-common.wgsl (bindings, MASKED, VALID_MIN, LOG2E), attention-tile.wgsl (find_tile,
+// key_range); generated consts D (head dim, a multiple of 16), G (query heads per kv head), QB
+// (16-query blocks per tile), TK (keys per step, a multiple of 16), BLOCK_SIZE, SG_SIZE (the
+// adapter's fixed subgroup size: 16, 32 or 64).
+// Grid: attention.wgsl's, with TQ = 16 * QB queries per tile. Subgroup sg of the NSG = G * QB
+// takes query head g = sg % G of the kv head and the 16 queries of block sg / G: its 16 rows
+// share one stride in q, so they stage as one row-major matrix.
+// Two passes over the keys, because a subgroup-matrix accumulator cannot be rescaled row by row
+// (the one-pass online softmax rescales O whenever a row's max grows): pass 1 computes each
+// row's max m and sum l of 2^(s - m) from the scores; pass 2 recomputes the scores, stages
+// P = 2^(s - m) as f16 and accumulates O += P V on the tensor cores; the epilogue writes O / l.
+// Per key step, the scores of each subgroup's 16 rows go through its own f32 staging area (ss)
+// where its lanes (SG_SIZE / 16 per row) apply scale, soft cap and the causal / window mask.
+// The next step's K (and V) are loaded into registers while the current one computes.
+// Uniformity: subgroup-matrix offsets derive from local_invocation_index / SG_SIZE (uniform per
+// subgroup on the GPUs we know; see matmul-tensor.wgsl), so the functions using them turn
+// chromium.subgroup_matrix_uniformity off. Every barrier is reached by the whole workgroup: the
+// key loops depend on the tile only.
+// Precision: q, K, V are f16 (as stored), scores and softmax in f32, P rounded to f16 for the
+// product, O accumulated in f32 and divided by l in f32.
+
+const SUB = 16u;            // the subgroup-matrix edge
+const PAD = 8u;             // halves of padding per staged row (bank conflicts of matrix loads)
+const NSG = G * QB;         // subgroups per workgroup
+const TQ = QB * SUB;        // queries per tile (attention-tile.wgsl)
+const WG = NSG * SG_SIZE;
+const DS = D / SUB;         // 16-column slabs of a head
+const DV = D / 4u;          // vec4s per head row in q and out
+const KS = D + PAD;         // row stride of qt, kt, vt (halves)
+const PS = TK + PAD;        // row stride of pt (halves)
+const SSK = TK + 4u;        // row stride of ss (f32): rows stay 16-byte aligned, and apart in banks
+const CV = D / KV_CHUNK;    // 16-byte chunks per cached key row
+const NL = (TK * CV + WG - 1u) / WG; // K (and V) chunks each invocation loads per step
+const LPR = SG_SIZE / SUB;  // lanes per score row
+const CPL = TK / LPR;       // score columns per lane
+
+var<workgroup> qt: array<f16, NSG * SUB * KS>; // [NSG][16, KS] q rows of each subgroup
+var<workgroup> kt: array<f16, TK * KS>;        // [TK, KS] keys of the step (= K^T column-major)
+var<workgroup> vt: array<f16, TK * KS>;        // [TK, KS] values of the step
+var<workgroup> ss: array<f32, NSG * SUB * SSK>; // [NSG][16, SSK] raw scores; the epilogue's O tiles
+var<workgroup> pt: array<f16, NSG * SUB * PS>; // [NSG][16, PS] probabilities 2^(s - m)
+
+var<private> kreg: array<kv_chunk, NL>; // the next step's keys, in flight while this one computes
+var<private> vreg: array<kv_chunk, NL>;
+
+alias L = subgroup_matrix_left<f16, SUB, SUB>;
+alias RM = subgroup_matrix_right<f16, SUB, SUB>;
+alias C = subgroup_matrix_result<f32, SUB, SUB>;
+
+// O of one subgroup's rows: DS tiles of 16 x 16, as named fields (an array of matrices indexed by
+// loop counters may land in local memory); fields past DS are never touched (constant guards).
+struct Acc {
+  o0: C, o1: C, o2: C, o3: C, o4: C, o5: C, o6: C, o7: C,
+  o8: C, o9: C, o10: C, o11: C, o12: C, o13: C, o14: C, o15: C,
+}
+
+// Query index in the tile (0..TQ) of row `row` (0..16) of subgroup sg, and its head.
+fn row_query(sg: u32, row: u32) -> u32 {
+  return (sg / G) * SUB + row;
+}
+
+fn row_head(tl: Tile, sg: u32) -> u32 {
+  return tl.kvh * G + sg % G;
+}
+
+// q rows of every subgroup -> qt (rows past the tile's queries are zeros).
+fn stage_q(tl: Tile, lid: u32) {
+  for (var i = lid; i < NSG * SUB * DV; i += WG) {
+    let r = i / DV; // row of qt: subgroup r / 16, row r % 16
+    let sg = r / SUB;
+    let qi = row_query(sg, r % SUB);
+    var x = vec4<f16>(0.0);
+    if (qi < tl.nq) {
+      x = vec4<f16>(q[params.qOffset + (tl.token0 + qi) * params.qStride + row_head(tl, sg) * DV + i % DV]);
+    }
+    let o = r * KS + (i % DV) * 4u;
+    qt[o] = x.x;
+    qt[o + 1u] = x.y;
+    qt[o + 2u] = x.z;
+    qt[o + 3u] = x.w;
+  }
+}
+
+// The step's keys (and values) at t0 into registers; keys at or past kHi load as zeros.
+fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, withV: bool) {
+  let btRow = tl.seq * params.maxBlocksPerSeq;
+  for (var l = 0u; l < NL; l++) {
+    let i = lid + l * WG;
+    let p = t0 + i / CV;
+    var kx = kv_chunk();
+    var vx = kv_chunk();
+    if (i < TK * CV && p < kHi) {
+      let block = blockTables[btRow + p / BLOCK_SIZE];
+      let src = ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + i % CV;
+      kx = kCache[src];
+      if (withV) { vx = vCache[src]; }
+    }
+    kreg[l] = kx;
+    vreg[l] = vx;
+  }
+}
+
+// One 16-byte cache chunk as its 8 halves.
+fn chunk_halves(c: kv_chunk) -> array<f16, 8> {
+  let a = bitcast<vec2<f16>>(c.x);
+  let b = bitcast<vec2<f16>>(c.y);
+  let e = bitcast<vec2<f16>>(c.z);
+  let f = bitcast<vec2<f16>>(c.w);
+  return array<f16, 8>(a.x, a.y, b.x, b.y, e.x, e.y, f.x, f.y);
+}
+
+// Registers -> kt (and vt).
+fn stage_kv(lid: u32, withV: bool) {
+  for (var l = 0u; l < NL; l++) {
+    let i = lid + l * WG;
+    if (i < TK * CV) {
+      let o = (i / CV) * KS + (i % CV) * KV_CHUNK;
+      let hk = chunk_halves(kreg[l]);
+      for (var e = 0u; e < 8u; e++) { kt[o + e] = hk[e]; }
+      if (withV) {
+        let hv = chunk_halves(vreg[l]);
+        for (var e = 0u; e < 8u; e++) { vt[o + e] = hv[e]; }
+      }
+    }
+  }
+}
+
+fn zero_result() -> C {
+  var z: C;
+  return z;
+}
+
+// Raw scores q . k of this subgroup's 16 rows against the step's TK keys -> ss[sg].
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn scores(lid: u32) {
+  let sg = lid / SG_SIZE;
+  for (var j = 0u; j < TK / SUB; j++) {
+    var c = zero_result(); // (an uninitialized `var c: C;` here kept the previous tile's sums on the H200)
+    for (var s = 0u; s < DS; s++) {
+      let a = subgroupMatrixLoad<L, row_major>(&qt, sg * SUB * KS + s * SUB, KS);
+      let b = subgroupMatrixLoad<RM, col_major>(&kt, j * SUB * KS + s * SUB, KS);
+      c = subgroupMatrixMultiplyAccumulate(a, b, c);
+    }
+    subgroupMatrixStore<row_major>(&ss, sg * SUB * SSK + j * SUB, c, SSK);
+  }
+}
+
+// The logits (log2 units, or MASKED) of this lane's CPL score columns c0.. of its row, for the
+// keys from t0 + c0.
+fn lane_logits(tl: Tile, sg: u32, row: u32, c0: u32, t0: u32, kHi: u32) -> array<f32, CPL> {
+  let qi = row_query(sg, row);
+  let qpos = tl.pos0 + qi;
+  var out: array<f32, CPL>;
+  for (var c = 0u; c < CPL; c++) {
+    var s = ss[(sg * SUB + row) * SSK + c0 + c] * params.scale;
+    if (params.softcap > 0.0) {
+      s = params.softcap * tanh(clamp(s / params.softcap, -15.0, 15.0));
+    }
+    let kp = t0 + c0 + c;
+    let valid = qi < tl.nq && kp < kHi && kp <= qpos && (params.window == 0u || kp + params.window > qpos);
+    out[c] = select(MASKED, s * LOG2E, valid);
+  }
+  return out;
+}
+
+// O += P V for this subgroup's rows: P's slab a (16 rows x 16 keys) times the value rows at vo.
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn pv_slab(acc: ptr<function, Acc>, a: L, vo: u32) {
+  (*acc).o0 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo, KS), (*acc).o0);
+  if (DS > 1u) { (*acc).o1 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 16u, KS), (*acc).o1); }
+  if (DS > 2u) { (*acc).o2 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 32u, KS), (*acc).o2); }
+  if (DS > 3u) { (*acc).o3 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 48u, KS), (*acc).o3); }
+  if (DS > 4u) { (*acc).o4 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 64u, KS), (*acc).o4); }
+  if (DS > 5u) { (*acc).o5 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 80u, KS), (*acc).o5); }
+  if (DS > 6u) { (*acc).o6 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 96u, KS), (*acc).o6); }
+  if (DS > 7u) { (*acc).o7 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 112u, KS), (*acc).o7); }
+  if (DS > 8u) { (*acc).o8 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 128u, KS), (*acc).o8); }
+  if (DS > 9u) { (*acc).o9 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 144u, KS), (*acc).o9); }
+  if (DS > 10u) { (*acc).o10 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 160u, KS), (*acc).o10); }
+  if (DS > 11u) { (*acc).o11 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 176u, KS), (*acc).o11); }
+  if (DS > 12u) { (*acc).o12 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 192u, KS), (*acc).o12); }
+  if (DS > 13u) { (*acc).o13 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 208u, KS), (*acc).o13); }
+  if (DS > 14u) { (*acc).o14 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 224u, KS), (*acc).o14); }
+  if (DS > 15u) { (*acc).o15 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, row_major>(&vt, vo + 240u, KS), (*acc).o15); }
+}
+
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn accumulate_pv(acc: ptr<function, Acc>, lid: u32) {
+  let sg = lid / SG_SIZE;
+  for (var j = 0u; j < TK / SUB; j++) {
+    pv_slab(acc, subgroupMatrixLoad<L, row_major>(&pt, sg * SUB * PS + j * SUB, PS), j * SUB * KS);
+  }
+}
+
+// O tile n of this subgroup -> ss[sg] (16 x 16 at stride 16).
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn stage_o(acc: ptr<function, Acc>, n: u32, lid: u32) {
+  var c = (*acc).o0;
+  switch (n) {
+    case 1u: { c = (*acc).o1; }
+    case 2u: { c = (*acc).o2; }
+    case 3u: { c = (*acc).o3; }
+    case 4u: { c = (*acc).o4; }
+    case 5u: { c = (*acc).o5; }
+    case 6u: { c = (*acc).o6; }
+    case 7u: { c = (*acc).o7; }
+    case 8u: { c = (*acc).o8; }
+    case 9u: { c = (*acc).o9; }
+    case 10u: { c = (*acc).o10; }
+    case 11u: { c = (*acc).o11; }
+    case 12u: { c = (*acc).o12; }
+    case 13u: { c = (*acc).o13; }
+    case 14u: { c = (*acc).o14; }
+    case 15u: { c = (*acc).o15; }
+    default: {}
+  }
+  subgroupMatrixStore<row_major>(&ss, (lid / SG_SIZE) * SUB * SSK, c, SUB);
+}
+
+@compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tl = find_tile(wid, lid);
+  if (tl.nq == 0u) { return; }
+  let kr = key_range(tl);
+  let sg = lid / SG_SIZE;
+  let lane = lid % SG_SIZE;
+  let row = lane / LPR;          // this lane's score row (of its subgroup's 16)
+  let c0 = (lane % LPR) * CPL;   // and its first score column
+  stage_q(tl, lid);
+
+  // Pass 1: each row's max m and sum l of 2^(s - m), over this lane's columns, then its row's.
+  var m = MASKED;
+  var l = 0.0;
+  load_kv(tl, kr.x, kr.y, lid, false);
+  for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
+    stage_kv(lid, false);
+    workgroupBarrier();
+    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, false); }
+    scores(lid);
+    workgroupBarrier();
+    let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
+    var mt = MASKED;
+    for (var c = 0u; c < CPL; c++) { mt = max(mt, sv[c]); }
+    let mNew = max(m, mt);
+    l *= select(0.0, exp2(m - mNew), m > VALID_MIN);
+    for (var c = 0u; c < CPL; c++) { l += select(0.0, exp2(sv[c] - mNew), sv[c] > VALID_MIN); }
+    m = mNew;
+    // (the next step's stage_kv writes kt after every subgroup's scores: the barrier above)
+  }
+  for (var x = 1u; x < LPR; x <<= 1u) {
+    let mo = subgroupShuffleXor(m, x);
+    let lo = subgroupShuffleXor(l, x);
+    let mNew = max(m, mo);
+    l = select(0.0, l * exp2(m - mNew), m > VALID_MIN) + select(0.0, lo * exp2(mo - mNew), mo > VALID_MIN);
+    m = mNew;
+  }
+
+  // Pass 2: P = 2^(s - m) as f16, O += P V.
+  var acc: Acc;
+  load_kv(tl, kr.x, kr.y, lid, true);
+  for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
+    stage_kv(lid, true);
+    workgroupBarrier();
+    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, true); }
+    scores(lid);
+    workgroupBarrier();
+    let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
+    for (var c = 0u; c < CPL; c++) {
+      pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));
+    }
+    workgroupBarrier();
+    accumulate_pv(&acc, lid);
+    workgroupBarrier(); // kt, vt and pt are free for the next step
+  }
+
+  // Epilogue: O / l, tile by tile through ss[sg]; lanes of a row take 4-column groups.
+  let qi = row_query(sg, row);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var n = 0u; n < DS; n++) {
+    stage_o(&acc, n, lid);
+    workgroupBarrier();
+    for (var v = lane % LPR; v < SUB / 4u; v += LPR) {
+      let o = sg * SUB * SSK + row * SUB + v * 4u;
+      if (qi < tl.nq) {
+        let x = vec4<f32>(ss[o], ss[o + 1u], ss[o + 2u], ss[o + 3u]) * inv;
+        out[((tl.token0 + qi) * params.numKvHeads * G + row_head(tl, sg)) * DV + n * 4u + v] = vec4<act_t>(x);
+      }
+    }
+    workgroupBarrier();
+  }
+}
