@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     skip: { type: 'string', default: '' },
     'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
     'fuse-rope': { type: 'string' }, // on | off: RoPE in the KV write, the step timing's runner (default: the runner's own)
+    'tensor-attention': { type: 'string' }, // on | off: prompt chunks' attention on tensor cores, the step timing's runner
     // also write each decode run's inter-token latencies in arrival order (for stall patterns)
     'itl-series': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -130,6 +131,7 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     // --fuse-quantize-x off | norms | all: which producers of x also quantize it (A/B; default the runner's)
     ...(args['fuse-quantize-x'] ? { fuseQuantizeX: args['fuse-quantize-x'] === 'all' ? true : args['fuse-quantize-x'] === 'norms' ? 'norms' : false } : {}),
     ...(args['fuse-rope'] ? { fuseRope: args['fuse-rope'] === 'on' } : {}),
+    ...(args['tensor-attention'] ? { tensorAttention: args['tensor-attention'] === 'on' } : {}),
   });
   await model.close();
   const steps: StepTiming[] = [];

@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     models: { type: 'string' },
     out: { type: 'string' },
     tokens: { type: 'string', default: '32' },
+    // off: prompt chunks on the general tiled attention kernel (RunnerOptions.tensorAttention)
+    'tensor-attention': { type: 'string', default: 'on' },
   },
 });
 
@@ -79,7 +81,7 @@ async function run(): Promise<void> {
   for (const [rel, prompts] of Object.entries(slim)) {
     for (const act of acts) {
       const { model } = await openModelFiles(await openLocalModel(path.join(dir, rel)));
-      const runner = await ModelRunner.create(gpu, model, { act, limits: { maxNumTokens: 1024, maxNumSeqs: 8, maxModelLen: 512 } });
+      const runner = await ModelRunner.create(gpu, model, { act, limits: { maxNumTokens: 1024, maxNumSeqs: 8, maxModelLen: 512 }, tensorAttention: args['tensor-attention'] !== 'off' });
       const t0 = performance.now();
       const got = await greedyOnRunner(runner, prompts.map((p) => p.ids), n);
       const ms = performance.now() - t0;

@@ -69,6 +69,11 @@ export interface RunnerOptions {
    * buffer of models with q|k|v in one weight). Default true; false: the rope pass of its own.
    */
   fuseRope?: boolean;
+  /**
+   * Prompt chunks' attention on the tensor-core kernel (attention.tensor) where the adapter runs
+   * it: default true; false keeps the general tiled kernel (an A/B of its numerics and speed).
+   */
+  tensorAttention?: boolean;
 }
 
 export interface RunnerStep {
@@ -161,7 +166,10 @@ export class ModelRunner {
         dims: { act, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, slidingWindow: cfg.slidingWindow ?? 0 },
         cache: kvCache,
         limits: { maxNumTokens: limits.maxNumTokens, maxNumSeqs: limits.maxNumSeqs, maxBlocksPerSeq: Math.ceil(limits.maxModelLen / kvCache.blockSize) },
-        configs: await attentionConfigs(cfg, act, limits, kvCache, 'fused' in weights.layers[0]!.qkv, configs, ctx.info),
+        configs: {
+          ...(await attentionConfigs(cfg, act, limits, kvCache, 'fused' in weights.layers[0]!.qkv, configs, ctx.info)),
+          ...(opts.tensorAttention === false ? { prefillTensor: null } : {}),
+        },
       });
       owned.push({ destroy: () => attention.dispose() });
       const views = buf.k
