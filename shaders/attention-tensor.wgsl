@@ -98,8 +98,7 @@ fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, withV: bool) {
     var kx = kv_chunk();
     var vx = kv_chunk();
     if (i < TK * CV && p < kHi) {
-      let block = blockTables[btRow + p / BLOCK_SIZE];
-      let src = ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + i % CV;
+      let src = cache_chunk(tl, btRow, p, i % CV);
       kx = kCache[src];
       if (withV) { vx = vCache[src]; }
     }

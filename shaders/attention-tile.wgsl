@@ -2,7 +2,8 @@
 // Grid x: tiles of TQ queries of one sequence, found by binary search over queryStartLoc:
 // sequence s owns the tile ids from floor(queryStartLoc[s] / TQ) + s, so the grid needs no
 // per-step table; ids past a sequence's last tile get nq = 0 and exit. Grid y: the kv head.
-// Prelude library; needs TQ (const or override), Params { numSeqs, window }, queryStartLoc, seqLens.
+// Prelude library; needs TQ, BLOCK_SIZE and CV (16-byte chunks per cached key row; consts or
+// overrides), Params { numSeqs, window, numKvHeads }, queryStartLoc, seqLens, blockTables.
 
 var<workgroup> tile: vec4<u32>; // (seq, first token, queries in tile, first query pos)
 
@@ -40,4 +41,11 @@ fn key_range(tl: Tile) -> vec2<u32> {
   var lo = 0u;
   if (params.window > 0u && tl.pos0 + 1u > params.window) { lo = tl.pos0 + 1u - params.window; }
   return vec2<u32>(lo, tl.pos0 + tl.nq);
+}
+
+// Index of 16-byte chunk c of key p's row of the tile's kv head in the paged cache
+// [numBlocks, numKvHeads, BLOCK_SIZE, CV]; btRow: the sequence's first block-table entry.
+fn cache_chunk(tl: Tile, btRow: u32, p: u32, c: u32) -> u32 {
+  let block = blockTables[btRow + p / BLOCK_SIZE];
+  return ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + c;
 }

@@ -100,8 +100,7 @@ fn load_tile(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32) {
     var kx = kv_chunk();
     var vx = kv_chunk();
     if (i < TK * CV && p < kHi) {
-      let block = blockTables[btRow + p / BLOCK_SIZE];
-      let src = ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + i % CV;
+      let src = cache_chunk(tl, btRow, p, i % CV);
       kx = kCache[src];
       vx = vCache[src];
     }
