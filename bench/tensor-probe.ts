@@ -9,6 +9,9 @@
  *   load-after    the next step's loads issued after the products, not before (does the
  *                 prefetch overlap the tensor cores at all?)
  *   no-bounds     the staging loads without their bounds checks (what the predicates cost)
+ *   storage-barrier  a storageBarrier() after the products: the next step's loads may not sink
+ *                 past it to their stores (does the compiler delay them?)
+ *   load-early    the next step's loads issued before this step's stores (two staging sets)
  * Extra configs report their largest difference from the default's output. Shapes with M a
  * multiple of the tile only (the variants do not handle partial tiles). A transform that no
  * longer finds its text in the kernel stops with an error naming it.
@@ -42,7 +45,7 @@ const { values: args } = parseArgs({
   },
 });
 
-type Variant = 'base' | 'no-store' | 'no-mma' | 'no-load' | 'half-store' | 'load-after' | 'no-bounds';
+type Variant = 'base' | 'no-store' | 'no-mma' | 'no-load' | 'half-store' | 'load-after' | 'no-bounds' | 'storage-barrier' | 'load-early';
 
 function replaceOnce(src: string, from: string, to: string): string {
   const i = src.indexOf(from);
@@ -59,6 +62,7 @@ function replaceAll(src: string, from: string, to: string): string {
 const LOOP_HEAD = 'for (var k0 = kr.x; k0 < kr.y; k0 += BK) {\n      tc_store(lid, &st, 0u);';
 const STEP = 'tc_step(acc, lid, 0u, 0u);';
 const LOAD_NEXT = 'if (k0 + BK < kr.y) { st = tc_load(wid, lid, k0 + BK, kr.y); }';
+const STEP_BARRIER = 'tc_step(acc, lid, 0u, 0u);\n      workgroupBarrier();';
 // tc_load's guards of the x and W unit loads (the loads stay, unconditional)
 const X_GUARD = 'if (i < BM * KX && m0 + r < params.M && u * X_UNIT_QUADS * 4u < kend) ';
 const W_GUARD = 'if (i < BN * KU && n0 + r < params.N && w_unit_quad(u, 0u) * 4u < kend) ';
@@ -79,6 +83,14 @@ function transform(src: string, v: Variant): string {
       return replaceOnce(replaceOnce(src, LOAD_NEXT, ''), STEP, `${STEP}\n      ${LOAD_NEXT}`);
     case 'no-bounds':
       return replaceOnce(replaceOnce(src, X_GUARD, ''), W_GUARD, '');
+    case 'storage-barrier':
+      return replaceOnce(src, STEP_BARRIER, `${STEP}\n      storageBarrier();\n      workgroupBarrier();`);
+    case 'load-early':
+      return replaceOnce(
+        src,
+        `${LOOP_HEAD}\n      workgroupBarrier();\n      ${LOAD_NEXT}`,
+        'for (var k0 = kr.x; k0 < kr.y; k0 += BK) {\n      var nx = st;\n      if (k0 + BK < kr.y) { nx = tc_load(wid, lid, k0 + BK, kr.y); }\n      tc_store(lid, &st, 0u);\n      workgroupBarrier();\n      st = nx;',
+      );
   }
 }
 
