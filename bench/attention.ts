@@ -25,6 +25,7 @@ import { acquireGpu } from '../src/gpu/acquire.js';
 import { createBuffer } from '../src/gpu/buffers.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { GpuTimer } from '../src/gpu/timer.js';
+import { attentionTensorSpec, type AttentionTensorConfig } from '../src/kernels/attention-tensor.js';
 import { PagedKVCache } from '../src/attention/paged-kv-cache.js';
 import { WgslAttentionBackend, fusedQkvViews, type WgslAttentionConfigs } from '../src/attention/wgsl-backend.js';
 import type { SplitPolicy } from '../src/attention/split-plan.js';
@@ -75,7 +76,7 @@ interface Row {
   tflops?: number;
   plan?: unknown;
   configs?: unknown;
-  best?: { ms: number; gbps?: number; tflops?: number; tile: PagedAttentionConfig; partitionSize: number };
+  best?: { ms: number; gbps?: number; tflops?: number; tile: PagedAttentionConfig | AttentionTensorConfig; partitionSize: number };
   skipped?: string;
   /** decode: copies of the KV the timing rotates over (torch gets as many) */
   kvCopies?: number;
@@ -205,9 +206,14 @@ async function main(): Promise<void> {
       const t = await timeStep(ctx, timer, d, seqs, 1, quick, {}, { enabled: false });
       const row: Row = { ...base, ms: t.ms, tflops: flops / t.ms / 1e9, plan: t.plan, configs: t.configs.prefill };
       if (args.tune) {
-        let best = { ms: t.ms, tile: t.configs.prefill, partitionSize: 0 };
-        for (const tile of space) {
-          const r = await timeStep(ctx, timer, d, seqs, 1, quick, { prefill: tile }, { enabled: false }).catch(() => undefined);
+        // the tensor-core kernel's space where the step runs it, else the tiled kernel's
+        const tensor = (t.plan as { kernel?: string }).kernel === 'tensor';
+        let best: NonNullable<Row['best']> = { ms: t.ms, tile: tensor ? t.configs.prefillTensor! : t.configs.prefill, partitionSize: 0 };
+        const tiles = tensor ? attentionTensorSpec.space({ ...d, seqs, softcap: 0, slidingWindow: 0, fusedQkv: true }, dev) : space;
+        for (const tile of tiles) {
+          const cfg = tensor ? { prefillTensor: tile as AttentionTensorConfig } : { prefill: tile as PagedAttentionConfig };
+          const r = await timeStep(ctx, timer, d, seqs, 1, quick, cfg, { enabled: false }).catch(() => undefined);
+          if (tensor) console.log(`  prefill ${batch} x ${promptLen} ${JSON.stringify(tile)}: ${r ? r.ms.toFixed(4) : 'ERROR'} ms`);
           if (r && r.ms < best.ms) best = { ms: r.ms, tile, partitionSize: 0 };
         }
         row.best = { ...best, tflops: flops / best.ms / 1e9 };

@@ -7,12 +7,13 @@
 //
 // Prelude: enables; act_t; Params; attention-kv-f16.wgsl (kv_chunk: 8 halves per 16-byte load),
 // attention-common.wgsl (bindings, MASKED, VALID_MIN, LOG2E), attention-tile.wgsl (find_tile,
-// key_range); generated consts D (head dim, a multiple of 16), G (query heads per kv head), QB
-// (16-query blocks per tile), TK (keys per step, a multiple of 16), BLOCK_SIZE, SG_SIZE (the
-// adapter's fixed subgroup size: 16, 32 or 64).
-// Grid: attention.wgsl's, with TQ = 16 * QB queries per tile. Subgroup sg of the NSG = G * QB
-// takes query head g = sg % G of the kv head and the 16 queries of block sg / G: its 16 rows
-// share one stride in q, so they stage as one row-major matrix.
+// key_range); generated consts D (head dim, a multiple of 16), G (query heads per kv head, at
+// most 16), NSG (subgroups per workgroup), TK (keys per step: 16, 32, 48 or 64), BLOCK_SIZE,
+// SG_SIZE (the adapter's fixed subgroup size: 16, 32 or 64).
+// Grid: attention.wgsl's, with TQ = NSG * QS queries per tile. Each subgroup takes 16 rows:
+// QS = floor(16 / G) queries x the G query heads of the workgroup's kv head (row = query * G +
+// head; rows past QS * G are padding, q zero and every key masked), so small tiles of queries
+// still fill the matrices and short prompts still make many workgroups.
 // Two passes over the keys, because a subgroup-matrix accumulator cannot be rescaled row by row
 // (the one-pass online softmax rescales O whenever a row's max grows): pass 1 computes each
 // row's max m and sum l of 2^(s - m) from the scores; pass 2 recomputes the scores, stages
@@ -29,8 +30,8 @@
 
 const SUB = 16u;            // the subgroup-matrix edge
 const PAD = 8u;             // halves of padding per staged row (bank conflicts of matrix loads)
-const NSG = G * QB;         // subgroups per workgroup
-const TQ = QB * SUB;        // queries per tile (attention-tile.wgsl)
+const QS = SUB / G;         // queries per subgroup
+const TQ = NSG * QS;        // queries per tile (attention-tile.wgsl)
 const WG = NSG * SG_SIZE;
 const DS = D / SUB;         // 16-column slabs of a head
 const DV = D / 4u;          // vec4s per head row in q and out
@@ -45,7 +46,9 @@ const CPL = TK / LPR;       // score columns per lane
 var<workgroup> qt: array<f16, NSG * SUB * KS>; // [NSG][16, KS] q rows of each subgroup
 var<workgroup> kt: array<f16, TK * KS>;        // [TK, KS] keys of the step (= K^T column-major)
 var<workgroup> vt: array<f16, TK * KS>;        // [TK, KS] values of the step
-var<workgroup> ss: array<f32, NSG * SUB * SSK>; // [NSG][16, SSK] raw scores; the epilogue's O tiles
+// [NSG][16, SSK] raw scores; the epilogue's O tiles. The last row's padding is left out: those
+// 16 bytes let Llama's heads (4 subgroups, headDim 128) take 32-key steps within 48 KiB.
+var<workgroup> ss: array<f32, NSG * SUB * SSK - (SSK - TK)>;
 var<workgroup> pt: array<f16, NSG * SUB * PS>; // [NSG][16, PS] probabilities 2^(s - m)
 
 var<private> kreg: array<kv_chunk, NL>; // the next step's keys, in flight while this one computes
@@ -62,13 +65,14 @@ struct Acc {
   o8: C, o9: C, o10: C, o11: C, o12: C, o13: C, o14: C, o15: C,
 }
 
-// Query index in the tile (0..TQ) of row `row` (0..16) of subgroup sg, and its head.
+// Query index in the tile (0..TQ) of row `row` (0..16) of subgroup sg, or TQ for a padding row
+// (never below the tile's query count), and the row's head.
 fn row_query(sg: u32, row: u32) -> u32 {
-  return (sg / G) * SUB + row;
+  return select(TQ, sg * QS + row / G, row < QS * G);
 }
 
-fn row_head(tl: Tile, sg: u32) -> u32 {
-  return tl.kvh * G + sg % G;
+fn row_head(tl: Tile, row: u32) -> u32 {
+  return tl.kvh * G + row % G;
 }
 
 // q rows of every subgroup -> qt (rows past the tile's queries are zeros).
@@ -79,7 +83,7 @@ fn stage_q(tl: Tile, lid: u32) {
     let qi = row_query(sg, r % SUB);
     var x = vec4<f16>(0.0);
     if (qi < tl.nq) {
-      x = vec4<f16>(q[params.qOffset + (tl.token0 + qi) * params.qStride + row_head(tl, sg) * DV + i % DV]);
+      x = vec4<f16>(q[params.qOffset + (tl.token0 + qi) * params.qStride + row_head(tl, r % SUB) * DV + i % DV]);
     }
     let o = r * KS + (i % DV) * 4u;
     qt[o] = x.x;
@@ -141,15 +145,25 @@ fn zero_result() -> C {
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn scores(lid: u32) {
   let sg = lid / SG_SIZE;
-  for (var j = 0u; j < TK / SUB; j++) {
-    var c = zero_result(); // (an uninitialized `var c: C;` here kept the previous tile's sums on the H200)
-    for (var s = 0u; s < DS; s++) {
-      let a = subgroupMatrixLoad<L, row_major>(&qt, sg * SUB * KS + s * SUB, KS);
-      let b = subgroupMatrixLoad<RM, col_major>(&kt, j * SUB * KS + s * SUB, KS);
-      c = subgroupMatrixMultiplyAccumulate(a, b, c);
-    }
-    subgroupMatrixStore<row_major>(&ss, sg * SUB * SSK + j * SUB, c, SSK);
+  // One accumulator per 16 keys (TK <= 64), advanced together slab by slab: independent chains
+  // of products, and q's slab loaded once for all of them. (An uninitialized `var c: C;` inside
+  // a loop kept the previous iteration's sums on the H200: hence the fresh zero matrices.)
+  var c0 = zero_result();
+  var c1 = zero_result();
+  var c2 = zero_result();
+  var c3 = zero_result();
+  for (var s = 0u; s < DS; s++) {
+    let a = subgroupMatrixLoad<L, row_major>(&qt, sg * SUB * KS + s * SUB, KS);
+    c0 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, col_major>(&kt, s * SUB, KS), c0);
+    if (TK > 16u) { c1 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, col_major>(&kt, SUB * KS + s * SUB, KS), c1); }
+    if (TK > 32u) { c2 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, col_major>(&kt, 2u * SUB * KS + s * SUB, KS), c2); }
+    if (TK > 48u) { c3 = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<RM, col_major>(&kt, 3u * SUB * KS + s * SUB, KS), c3); }
   }
+  let o = sg * SUB * SSK;
+  subgroupMatrixStore<row_major>(&ss, o, c0, SSK);
+  if (TK > 16u) { subgroupMatrixStore<row_major>(&ss, o + SUB, c1, SSK); }
+  if (TK > 32u) { subgroupMatrixStore<row_major>(&ss, o + 2u * SUB, c2, SSK); }
+  if (TK > 48u) { subgroupMatrixStore<row_major>(&ss, o + 3u * SUB, c3, SSK); }
 }
 
 // The logits (log2 units, or MASKED) of this lane's CPL score columns c0.. of its row, for the
@@ -290,7 +304,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let o = sg * SUB * SSK + row * SUB + v * 4u;
       if (qi < tl.nq) {
         let x = vec4<f32>(ss[o], ss[o + 1u], ss[o + 2u], ss[o + 3u]) * inv;
-        out[((tl.token0 + qi) * params.numKvHeads * G + row_head(tl, sg)) * DV + n * 4u + v] = vec4<act_t>(x);
+        out[((tl.token0 + qi) * params.numKvHeads * G + row_head(tl, row)) * DV + n * 4u + v] = vec4<act_t>(x);
       }
     }
     workgroupBarrier();

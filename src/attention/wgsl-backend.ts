@@ -11,7 +11,7 @@ import { compileKernel } from '../kernels/launch.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from '../kernels/attention.js';
 import { attentionDecodeSpec, attentionDecodeSplitSpec, decodeLayout, type AttentionDecodeConfig } from '../kernels/attention-decode.js';
 import { attentionReduceSpec, reduceGrid, REDUCE_UNIFORMS, type AttentionReduceConfig } from '../kernels/attention-reduce.js';
-import { attentionTensorSpec, type AttentionTensorConfig } from '../kernels/attention-tensor.js';
+import { attentionTensorLayout, attentionTensorSpec, type AttentionTensorConfig } from '../kernels/attention-tensor.js';
 import {
   ATTN_UNIFORMS,
   attentionDefaultConfig,
@@ -338,7 +338,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     md.plan = { tiles, kernel: vec ? 'decode' : tensor ? 'tensor' : 'tiled', ...sp };
     const c = sp.numSplits > 1 ? this.configs.split : this.configs[tiles];
     const maxPerDim = this.ctx.info.limits.maxComputeWorkgroupsPerDimension;
-    const tq = tensor ? 16 * tensor.qb : c.tq;
+    const tq = tensor ? attentionTensorLayout(d, tensor, 0).tq : c.tq;
     const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, tq, sp.numSplits);
     this.grids = {
       kvWrite: this.rope

@@ -18,23 +18,25 @@ import { composeWgsl } from './wgsl.js';
 
 /** Tunables of attention-tensor.wgsl. */
 export interface AttentionTensorConfig {
-  /** 16-query blocks per tile (the workgroup's subgroups: G per block) */
-  qb: number;
-  /** keys per step (a multiple of 16) */
+  /** subgroups per workgroup: each takes floor(16 / G) queries x the G heads of the kv head */
+  sgs: number;
+  /** keys per step (16, 32, 48 or 64) */
   tk: number;
 }
 
 const SUB = 16;
 const PAD = 8;
+const MAX_LOADS = 8;
 
-/** Subgroups, queries per tile, invocations and workgroup memory of a config. */
+/** Subgroups, queries per tile, invocations, K/V loads per invocation and step, and workgroup memory of a config. */
 export function attentionTensorLayout(d: Pick<AttentionDims, 'numHeads' | 'numKvHeads' | 'headDim'>, c: AttentionTensorConfig, sgSize: number) {
   const G = d.numHeads / d.numKvHeads;
-  const nsg = G * c.qb;
+  const nsg = c.sgs;
   const ks = d.headDim + PAD;
-  // qt, kt + vt (f16), ss (f32, rows of tk + 4), pt (f16, rows of tk + PAD), the tile record
-  const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * nsg * SUB * (c.tk + 4) + 2 * nsg * SUB * (c.tk + PAD) + 16;
-  return { G, nsg, tq: c.qb * SUB, wg: nsg * sgSize, wgBytes };
+  // qt, kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt (f16, rows of tk + PAD), the tile record
+  const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * nsg * SUB * (c.tk + PAD) + 16;
+  const wg = nsg * sgSize;
+  return { G, nsg, tq: nsg * Math.floor(SUB / G), wg, loads: Math.ceil((c.tk * d.headDim) / 8 / wg), wgBytes };
 }
 
 function hasMma16(dev: DeviceInfo): boolean {
@@ -51,14 +53,17 @@ function dimsReasons(d: AttentionDims, dev: DeviceInfo): string[] {
   if (d.act !== 'f16') r.push('needs f16 activations');
   if (d.kv !== 'f16') r.push('needs an f16 KV cache');
   if (d.headDim % SUB !== 0 || d.headDim > 16 * SUB) r.push(`headDim ${d.headDim} must be a multiple of 16, at most 256`);
+  if (d.numKvHeads >= 1 && d.numHeads / d.numKvHeads > SUB) r.push(`at most 16 query heads per kv head (this model has ${d.numHeads / d.numKvHeads})`);
   return r;
 }
 
 function configReasons(d: AttentionDims, c: AttentionTensorConfig, dev: DeviceInfo): string[] {
   const L = attentionTensorLayout(d, c, dev.subgroupMaxSize);
   const r: string[] = [];
-  if (c.tk % SUB !== 0 || c.tk < SUB) r.push(`tk ${c.tk} must be a multiple of 16`);
+  if (c.tk % SUB !== 0 || c.tk < SUB || c.tk > 4 * SUB) r.push(`tk ${c.tk} must be 16, 32, 48 or 64`);
   if (L.wg > dev.limits.maxComputeInvocationsPerWorkgroup || L.wg > dev.limits.maxComputeWorkgroupSizeX) r.push(`${L.nsg} subgroups exceed the workgroup size limit`);
+  // the next step's K and V wait in registers: 2 x 4 words per load
+  if (L.loads > MAX_LOADS) r.push(`${L.loads} K/V loads per invocation and step (at most ${MAX_LOADS})`);
   if (L.wgBytes > dev.limits.maxComputeWorkgroupStorageSize) r.push(`needs ${L.wgBytes} bytes of workgroup memory, the device has ${dev.limits.maxComputeWorkgroupStorageSize}`);
   return r;
 }
@@ -66,7 +71,7 @@ function configReasons(d: AttentionDims, c: AttentionTensorConfig, dev: DeviceIn
 function space(s: AttentionDims, dev: DeviceInfo): AttentionTensorConfig[] {
   if (dimsReasons(s, dev).length) return [];
   const out: AttentionTensorConfig[] = [];
-  for (const qb of [1, 2, 4]) for (const tk of [32, 16, 64]) if (configReasons(s, { qb, tk }, dev).length === 0) out.push({ qb, tk });
+  for (const sgs of [4, 2, 1]) for (const tk of [16, 32, 64]) if (configReasons(s, { sgs, tk }, dev).length === 0) out.push({ sgs, tk });
   return out;
 }
 
@@ -85,13 +90,12 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
     return r;
   },
   space,
-  // About 4 subgroups per workgroup (64 rows of 16 queries x G heads) in 32-key steps, the
-  // largest that fits: more subgroups share each staged K/V step.
+  // 4 subgroups per workgroup in 16-key steps (the space's first; H200, Llama-3.1-8B heads,
+  // bench/attention.ts --tune, same call, prompts of 128 / 512 / 2048 tokens: 0.024 / 0.128 /
+  // 1.262 ms per layer, where 32-key steps took 0.025 / 0.134 / 1.285, 2 subgroups 0.029 / 0.161 /
+  // 1.639 and 1 subgroup 0.038 / 0.261 / 2.975: more, smaller workgroups did not help).
   defaultConfig(s, dev) {
-    const sp = space(s, dev);
-    const G = s.numHeads / s.numKvHeads;
-    const want = Math.max(1, Math.floor(4 / G));
-    return sp.find((c) => c.qb === want && c.tk === 32) ?? sp.find((c) => c.qb <= want) ?? sp[0] ?? { qb: 1, tk: 16 };
+    return space(s, dev)[0] ?? { sgs: 1, tk: 16 };
   },
   build(s, cfg, dev) {
     return {
@@ -100,7 +104,7 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
         uniforms: ATTN_UNIFORMS,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ D: s.headDim, G: s.numHeads / s.numKvHeads, QB: cfg.qb, TK: cfg.tk, BLOCK_SIZE: s.blockSize, SG_SIZE: dev.subgroupMaxSize }),
+          constsWgsl({ D: s.headDim, G: s.numHeads / s.numKvHeads, NSG: cfg.sgs, TK: cfg.tk, BLOCK_SIZE: s.blockSize, SG_SIZE: dev.subgroupMaxSize }),
           kvF16,
           attentionCommon,
           attentionTile,
@@ -112,7 +116,7 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
   },
   dispatch(s, cfg) {
     const b = batchStats(s.seqs);
-    return { grid: attentionGrid(b.numTokens, b.numSeqs, s.numKvHeads, cfg.qb * SUB), uniforms: attentionUniforms(s, 0) };
+    return { grid: attentionGrid(b.numTokens, b.numSeqs, s.numKvHeads, attentionTensorLayout(s, cfg, 0).tq), uniforms: attentionUniforms(s, 0) };
   },
   problemKey: attentionProblemKey,
   outputs: () => ['out'],

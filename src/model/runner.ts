@@ -246,15 +246,23 @@ export class ModelRunner {
     }
   }
 
-  /** Records the whole forward pass of the prepared step, top to bottom, into `pass`. */
-  encode(pass: GPUComputePassEncoder): void {
+  /**
+   * Records the forward pass of the prepared step into `pass`: all of it, or the layers
+   * [from, to) (the embedding with layer 0, the logits with the last), so that a caller can
+   * submit a long step in parts and the GPU starts while the rest is recorded.
+   */
+  encode(pass: GPUComputePassEncoder, layers: { from: number; to: number } = { from: 0, to: this.config.numLayers }): void {
     const md = this.md;
     if (!md) throw new WgllmError('invalid_argument', 'prepare() a step before encoding it');
     const k = this.k;
-    k.embed.encode(pass); // residual = embed(ids)
-    // (x's producers marked * also quantize it for the int8 GEMVs after them where built: XProducer)
-    k.normFirst.encode(pass); // * normed = rmsnorm(residual) * attn_norm[0]
-    for (let l = 0; l < this.config.numLayers; l++) {
+    const L = this.config.numLayers;
+    if (!(0 <= layers.from && layers.from <= layers.to && layers.to <= L)) throw new WgllmError('invalid_argument', `encode: layers ${layers.from}..${layers.to} outside 0..${L}`);
+    if (layers.from === 0) {
+      k.embed.encode(pass); // residual = embed(ids)
+      // (x's producers marked * also quantize it for the int8 GEMVs after them where built: XProducer)
+      k.normFirst.encode(pass); // * normed = rmsnorm(residual) * attn_norm[0]
+    }
+    for (let l = layers.from; l < layers.to; l++) {
       for (const g of k.qkv) g.encode(pass, l); // q|k|v = normed @ Wqkv^T (+ bias)
       if (k.qkNorm) {
         k.qkNorm.q.encode(pass, l); // per-head rmsnorm of q and k (Qwen3)
@@ -269,7 +277,7 @@ export class ModelRunner {
       k.down.encode(pass, l); // proj = mlp @ Wdown^T
       k.attnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
     }
-    if (this.numSamples) {
+    if (this.numSamples && layers.to === L) {
       k.gather.encode(pass); // sampled = normed[sampleRows]
       k.lmHead.encode(pass); // logits = sampled @ Wout^T
     }
