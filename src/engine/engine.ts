@@ -258,7 +258,7 @@ export class Engine {
     // time to first token, 128 / 512 / 2048-token prompts: 24.5 / 56.1 / 245.6 ms in one
     // submission, 23.2 / 54.5 / 240.6 ms in two (the first a quarter of the layers).
     const L = runner.config.numLayers;
-    const cut = plan.step.tokenIds.length >= SPLIT_SUBMIT_TOKENS && L >= 2 ? Math.ceil(L / 16) : 0;
+    const cut = plan.step.tokenIds.length >= SPLIT_SUBMIT_TOKENS && L >= 2 ? Math.ceil(L / 4) : 0;
     if (cut) {
       const head = ctx.device.createCommandEncoder({ label: `step ${out.step} layers 0..${cut}` });
       const pass = head.beginComputePass({ label: 'forward' });
