@@ -7,8 +7,9 @@
 //   3 y      [M, N] act_t                write
 //   4 params Params { M, N, K, KC }
 //   6 part   [SPLIT, M, N] f32           scratch, main_split only (shaders/lib/gemm-grid.wgsl)
-// Prelude: act_t; Params; consts BM, BN, BK, TM, TN, SPLIT (generated: they size register
-// arrays); an x reader; a weight reader (+ dequant-bytes for block formats); gemm-grid.wgsl.
+// Prelude: act_t; Params; consts BM, BN, BK, TM, TN, SPLIT, K_TAIL (generated: they size register
+// arrays; K_TAIL = 1 where K % BK != 0); an x reader; a weight reader (+ dequant-bytes for block
+// formats); gemm-grid.wgsl.
 // Grid: (ceil(N / BN), ceil(M / BM), SPLIT); one workgroup computes a BM x BN tile of y (over the
 // K columns of its split, split_k_range(z); all of K when SPLIT = 1), with
 // WG = (BM / TM) * (BN / TN) invocations. Per step of BK columns it stages x[BM, BK] and
@@ -50,7 +51,10 @@ struct Staged {
   w: array<vec4f, NWB * 4u>,
 }
 
-// Columns at or past kend (the end of this workgroup's split) load as zeros.
+// Columns at or past kend (the end of this workgroup's split) load as zeros; where K is a
+// multiple of BK (K_TAIL = 0) no step reaches past kend. Rows past M and N are clamped rather
+// than skipped (their products land in rows the epilogue does not store): predicated loads cost
+// the tensor-core kernel 20-30% on the H200 (matmul-tensor.wgsl).
 fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32, kend: u32) -> Staged {
   var st: Staged;
   for (var j = 0u; j < NXB; j++) {
@@ -59,7 +63,7 @@ fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32, kend: u32) -> Staged {
     let c = k0 + (b % BK4) * 4u;
     for (var e = 0u; e < 4u; e++) {
       var v = vec4f(0.0);
-      if (b < XB && m0 + r + e < params.M && c < kend) { v = x_vec4(m0 + r + e, c); }
+      if (b < XB && (K_TAIL == 0u || c < kend)) { v = x_vec4(min(m0 + r + e, params.M - 1u), c); }
       st.x[j * 4u + e] = v;
     }
   }
@@ -69,7 +73,7 @@ fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32, kend: u32) -> Staged {
     let c = k0 + (b % BK4) * 4u;
     for (var e = 0u; e < 4u; e++) {
       var v = vec4f(0.0);
-      if (b < WB && n0 + r + e < params.N && c < kend) { v = w_quad(n0 + r + e, c >> 2u); }
+      if (b < WB && (K_TAIL == 0u || c < kend)) { v = w_quad(min(n0 + r + e, params.N - 1u), c >> 2u); }
       st.w[j * 4u + e] = v;
     }
   }
