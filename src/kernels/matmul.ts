@@ -22,12 +22,12 @@ export type MatmulChoice =
 
 /**
  * Up to this many rows of x, the GEMV wins: it takes 8 rows per pass and re-reads a workgroup's
- * rows of W (hot in cache) per pass. H200, Llama-3.1-8B Q4_0 shapes at M = 32: 4 passes of the
- * 8-row GEMV ~0.12 / 0.36 / 0.33 ms (q / gate / down) against 0.20 / 0.31-0.45 / 0.69-0.96 ms
- * on tensor cores and 0.30 / 0.40 / 1.05 ms for the tiled GEMM: those grids have too few
- * workgroups to hide the K loop's memory trips.
+ * rows of W (hot in cache) per pass. H200, Llama-3.1-8B Q4_0, decode-step GPU ms of the runner
+ * at batch 4 / 8 / 12 / 16 / 24 / 32, same call: with the GEMV up to 32 rows 4.48 / 6.95 / 9.35
+ * / 11.90 / 16.87 / 21.84; with the tensor GEMM (64-row tier, split-K) from 9 rows on 19.3-19.8
+ * at every batch from 12 to 32. So 3 passes of the GEMV (24 rows) still win, 4 do not.
  */
-export const GEMV_MAX_M = 32;
+export const GEMV_MAX_M = 24;
 /** From this many rows of x, tensor cores pay for their f16 staging. */
 export const TENSOR_MIN_M = 32;
 
