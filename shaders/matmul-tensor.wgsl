@@ -34,7 +34,7 @@
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
 // DB = 1 double-buffers the staged tiles (one barrier per step instead of two).
-// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI and TJ (each 1, 2 or 4), DB,
+// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI (1, 2 or 4) and TJ (1 to 4), DB,
 // the matrix config, SPLIT (split-K).
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
@@ -65,7 +65,7 @@ alias L = subgroup_matrix_left<f16, SK, SM>;
 alias R = subgroup_matrix_right<f16, SN, SK>;
 alias C = subgroup_matrix_result<f32, SN, SM>;
 
-// The TI x TJ result tiles of one subgroup (TI, TJ in {1, 2, 4}), as named fields: an array of
+// The TI x TJ result tiles of one subgroup (TI in {1, 2, 4}, TJ 1 to 4), as named fields: an array of
 // subgroup matrices indexed by loop counters can end up in local memory instead of registers.
 // Fields past TI x TJ are never touched (the guards below are constant).
 struct Acc {
@@ -154,41 +154,31 @@ fn tc_step(acc: ptr<function, Acc>, lid: u32, xo: u32, wo: u32) {
     var b2 = b0;
     var b3 = b0;
     if (TJ > 1u) { b1 = subgroupMatrixLoad<R, col_major>(&wt, cb + SN * XS + kk, XS); }
-    if (TJ > 2u) {
-      b2 = subgroupMatrixLoad<R, col_major>(&wt, cb + 2u * SN * XS + kk, XS);
-      b3 = subgroupMatrixLoad<R, col_major>(&wt, cb + 3u * SN * XS + kk, XS);
-    }
+    if (TJ > 2u) { b2 = subgroupMatrixLoad<R, col_major>(&wt, cb + 2u * SN * XS + kk, XS); }
+    if (TJ > 3u) { b3 = subgroupMatrixLoad<R, col_major>(&wt, cb + 3u * SN * XS + kk, XS); }
     var a = subgroupMatrixLoad<L, row_major>(&xt, rb + kk, XS);
     (*acc).c00 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c00);
     if (TJ > 1u) { (*acc).c01 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c01); }
-    if (TJ > 2u) {
-      (*acc).c02 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c02);
-      (*acc).c03 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c03);
-    }
+    if (TJ > 2u) { (*acc).c02 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c02); }
+    if (TJ > 3u) { (*acc).c03 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c03); }
     if (TI > 1u) {
       a = subgroupMatrixLoad<L, row_major>(&xt, rb + SM * XS + kk, XS);
       (*acc).c10 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c10);
       if (TJ > 1u) { (*acc).c11 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c11); }
-      if (TJ > 2u) {
-        (*acc).c12 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c12);
-        (*acc).c13 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c13);
-      }
+      if (TJ > 2u) { (*acc).c12 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c12); }
+      if (TJ > 3u) { (*acc).c13 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c13); }
     }
     if (TI > 2u) {
       a = subgroupMatrixLoad<L, row_major>(&xt, rb + 2u * SM * XS + kk, XS);
       (*acc).c20 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c20);
       if (TJ > 1u) { (*acc).c21 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c21); }
-      if (TJ > 2u) {
-        (*acc).c22 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c22);
-        (*acc).c23 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c23);
-      }
+      if (TJ > 2u) { (*acc).c22 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c22); }
+      if (TJ > 3u) { (*acc).c23 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c23); }
       a = subgroupMatrixLoad<L, row_major>(&xt, rb + 3u * SM * XS + kk, XS);
       (*acc).c30 = subgroupMatrixMultiplyAccumulate(a, b0, (*acc).c30);
       if (TJ > 1u) { (*acc).c31 = subgroupMatrixMultiplyAccumulate(a, b1, (*acc).c31); }
-      if (TJ > 2u) {
-        (*acc).c32 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c32);
-        (*acc).c33 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c33);
-      }
+      if (TJ > 2u) { (*acc).c32 = subgroupMatrixMultiplyAccumulate(a, b2, (*acc).c32); }
+      if (TJ > 3u) { (*acc).c33 = subgroupMatrixMultiplyAccumulate(a, b3, (*acc).c33); }
     }
   }
 }

@@ -22,7 +22,7 @@ export interface MatmulTensorConfig extends GemmGridConfig {
   /** subgroups per workgroup, as a grid over rows (sgM) and columns (sgN) of the tile */
   sgM: number;
   sgN: number;
-  /** result tiles per subgroup, down (ti) and across (tj) */
+  /** result tiles per subgroup, down (ti: 1, 2 or 4) and across (tj: 1 to 4) */
   ti: number;
   tj: number;
   /** columns of K staged per step (a multiple of mma K) */
@@ -81,6 +81,7 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
   [2, 4],
   [4, 4],
   [2, 1],
+  [2, 3],
 ];
 
 export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
@@ -164,6 +165,11 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // (k_proj 1024 x 4096 at M = 512 keeps `mid` split in 4: 84.9, unsplit 64-column `mid` 60.2;
     // down_proj's K = 14336 ran 64-column `mid` slower, 97.8, so that one is for K <= 8192.)
     const deep = { ...mid, bk: 64 };
+    // (and 3 result tiles across per subgroup, 128 x 96, where N is a whole number of those: the
+    // q|k|v of Llama-3.1-8B, 6144 x 4096 Q4_0 at M = 512, 128.9 -> 138.3 TFLOP/s, bench/tensor-probe.ts,
+    // same call: 256 workgroups where 128 x 128 made 192, 1.45 waves of the H200's 132 SMs)
+    const deep3 = { ...deep, tj: 3 };
+    if (shape.M >= 256 && shape.K <= 8192 && shape.N % 96 === 0 && tensorTiles(shape, deep3) >= 128 && fits(deep3, shape, dev)) return deep3;
     if (shape.M >= 256 && shape.K <= 8192 && tensorTiles(shape, deep) >= 128 && fits(deep, shape, dev)) return deep;
     // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the
     // K loop's memory trips are not hidden by enough workgroups, so `mid` splits K until the grid
