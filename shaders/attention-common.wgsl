@@ -1,4 +1,5 @@
-// Bindings and constants of the paged-attention kernels (attention.wgsl, attention-decode.wgsl).
+// Bindings and constants of the paged-attention kernels (attention.wgsl, attention-decode.wgsl,
+// attention-tensor.wgsl).
 // One declaration for both: the WGSL backend binds both kernels' bind groups to the same buffers,
 // and their split partials feed the same reduce kernel. See attention.wgsl for each binding's
 // layout. Prelude library; needs act_t, Params and the KV library's kv_chunk.

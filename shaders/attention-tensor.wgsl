@@ -7,9 +7,9 @@
 //
 // Prelude: enables; act_t; Params; attention-kv-f16.wgsl (kv_chunk: 8 halves per 16-byte load),
 // attention-common.wgsl (bindings, MASKED, VALID_MIN, LOG2E), attention-tile.wgsl (find_tile,
-// key_range); generated consts D (head dim, a multiple of 16), G (query heads per kv head, at
-// most 16), NSG (subgroups per workgroup), TK (keys per step: 16, 32, 48 or 64), BLOCK_SIZE,
-// SG_SIZE (the adapter's fixed subgroup size: 16, 32 or 64).
+// key_range, cache_chunk); generated consts D (head dim, a multiple of 16), G (query heads per
+// kv head, at most 16), NSG (subgroups per workgroup), TK (keys per step: 16, 32, 48 or 64),
+// BLOCK_SIZE, SG_SIZE (the adapter's fixed subgroup size: 16, 32 or 64).
 // Grid: attention.wgsl's, with TQ = NSG * QS queries per tile. Each subgroup takes 16 rows:
 // QS = floor(16 / G) queries x the G query heads of the workgroup's kv head (row = query * G +
 // head; rows past QS * G are padding, q zero and every key masked), so small tiles of queries

@@ -52,9 +52,10 @@ struct Staged {
 }
 
 // Columns at or past kend (the end of this workgroup's split) load as zeros; where K is a
-// multiple of BK (K_TAIL = 0) no step reaches past kend. Rows past M and N are clamped rather
-// than skipped (their products land in rows the epilogue does not store): predicated loads cost
-// the tensor-core kernel 20-30% on the H200 (matmul-tensor.wgsl).
+// multiple of BK (K_TAIL = 0) no step of a non-empty split reaches past kend (the caller loads
+// nothing for an empty one). Rows past M and N are clamped rather than skipped (their products
+// land in rows the epilogue does not store): predicated loads cost the tensor-core kernel 20-30%
+// on the H200 (matmul-tensor.wgsl).
 fn gemm_load(n0: u32, m0: u32, lid: u32, k0: u32, kend: u32) -> Staged {
   var st: Staged;
   for (var j = 0u; j < NXB; j++) {
@@ -119,7 +120,8 @@ fn gemm_tile(wid: vec3u, lid: u32) -> array<f32, TM * TN> {
   let ty = lid / (BN / TN);
   var acc = array<f32, TM * TN>();
   let kr = split_k_range(wid.z);
-  var st = gemm_load(n0, m0, lid, kr.x, kr.y);
+  var st: Staged; // (an empty split, past K where KC rounds up, loads nothing)
+  if (kr.x < kr.y) { st = gemm_load(n0, m0, lid, kr.x, kr.y); }
   for (var k0 = kr.x; k0 < kr.y; k0 += BK) {
     gemm_store(lid, &st);
     workgroupBarrier();

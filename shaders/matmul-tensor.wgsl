@@ -83,8 +83,9 @@ struct Staged {
 // This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
 // Adjacent invocations take adjacent quads of one row: the global loads coalesce. Columns at or
 // past kend (the end of this workgroup's split) load as zeros; where K is a multiple of BK
-// (K_TAIL = 0) no step reaches past kend. Rows past M and N are clamped rather than skipped:
-// on the H200 the predicated loads (row and column checks) cost 20-30% of the kernel's time.
+// (K_TAIL = 0) no step of a non-empty split reaches past kend (tc_accumulate loads nothing for an
+// empty one). Rows past M and N are clamped rather than skipped: on the H200 the predicated
+// loads (row and column checks) cost 20-30% of the kernel's time.
 fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
   let n0 = tile_of(wid).x * BN;
   let m0 = tile_of(wid).y * BM;
@@ -186,7 +187,10 @@ fn tc_step(acc: ptr<function, Acc>, lid: u32, xo: u32, wo: u32) {
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
   let kr = split_k_range(wid.z);
-  var st = tc_load(wid, lid, kr.x, kr.y);
+  // (an empty split, past K where KC rounds up, loads nothing: unchecked columns would read past
+  // the buffers; the uniform guard depends on wid.z only)
+  var st: Staged;
+  if (kr.x < kr.y) { st = tc_load(wid, lid, kr.x, kr.y); }
   if (DB == 0u) {
     // One staging buffer: store, wait, products, wait (the next step overwrites the tiles).
     for (var k0 = kr.x; k0 < kr.y; k0 += BK) {

@@ -11,7 +11,7 @@ import { compileKernel } from '../kernels/launch.js';
 import { pagedAttentionSpec, pagedAttentionSplitSpec } from '../kernels/attention.js';
 import { attentionDecodeSpec, attentionDecodeSplitSpec, decodeLayout, type AttentionDecodeConfig } from '../kernels/attention-decode.js';
 import { attentionReduceSpec, reduceGrid, REDUCE_UNIFORMS, type AttentionReduceConfig } from '../kernels/attention-reduce.js';
-import { attentionTensorLayout, attentionTensorSpec, type AttentionTensorConfig } from '../kernels/attention-tensor.js';
+import { attentionTensorSpec, attentionTensorTq, type AttentionTensorConfig } from '../kernels/attention-tensor.js';
 import {
   ATTN_UNIFORMS,
   attentionDefaultConfig,
@@ -338,7 +338,7 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
     md.plan = { tiles, kernel: vec ? 'decode' : tensor ? 'tensor' : 'tiled', ...sp };
     const c = sp.numSplits > 1 ? this.configs.split : this.configs[tiles];
     const maxPerDim = this.ctx.info.limits.maxComputeWorkgroupsPerDimension;
-    const tq = tensor ? attentionTensorLayout(d, tensor, 0).tq : c.tq;
+    const tq = tensor ? attentionTensorTq(d, tensor) : c.tq;
     const attnGrid: [number, number, number] = vec ? [md.numSeqs, d.numKvHeads, sp.numSplits] : attentionGrid(md.numTokens, md.numSeqs, d.numKvHeads, tq, sp.numSplits);
     this.grids = {
       kvWrite: this.rope
@@ -401,7 +401,9 @@ export class WgslAttentionBackend implements AttentionBackend<GPUComputePassEnco
       const split = md.plan.numSplits > 1;
       run(split ? vec.split : vec.direct, split ? b.decodeVec.split : b.decodeVec.direct, this.grids.attn);
       if (split) run(p.reduce, b.reduce, this.grids.reduce);
-    } else if (md.plan.kernel === 'tensor' && p.prefillTensor && b.prefillTensor) {
+    } else if (md.plan.kernel === 'tensor') {
+      // (the plan's grid is the tensor kernel's: no other kernel may run on it)
+      if (!p.prefillTensor || !b.prefillTensor) throw new WgllmError('internal', 'attention: a tensor-kernel plan without its pipeline or bind group');
       run(p.prefillTensor, b.prefillTensor, this.grids.attn);
     } else if (md.plan.numSplits > 1) {
       run(p.split, b.split, this.grids.attn);

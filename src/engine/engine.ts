@@ -50,7 +50,7 @@ interface LaunchedStep {
 /**
  * The serving loop: requests come in through `generate`, the scheduler forms each step (new
  * prompt chunks and one token per running request, within the token budget), the runner and
- * the GPU sampler compute it (one submission; two for a step of a prompt chunk), and the
+ * the GPU sampler compute it (one submission; two for a step of >= 128 tokens), and the
  * sampled tokens flow back to each request's stream. One loop runs while any request is unfinished.
  *
  * With async scheduling (the scheduler's `asyncScheduling`) the loop launches step N+1 before it
@@ -252,9 +252,10 @@ export class Engine {
     runner.prepare(plan.step);
     sampler.prepare(plan.rows);
     sampler.prepareFeed(plan.feeds);
-    // A long step (a prompt chunk) goes in two submissions: the GPU starts on the first layers
-    // while the host records the rest, instead of idling through all of the recording (from an
-    // idle queue that is the whole host time of the step). H200, Llama-3.1-8B Q4_0, same call,
+    // A long step (>= 128 tokens: a prompt chunk, or a large decode batch) goes in two
+    // submissions: the GPU starts on the first layers while the host records the rest, instead of
+    // idling through all of the recording (from an idle queue that is the whole host time of the
+    // step). H200, Llama-3.1-8B Q4_0, same call,
     // time to first token, 128 / 512 / 2048-token prompts: 24.5 / 56.1 / 245.6 ms in one
     // submission, 23.2 / 54.5 / 240.6 ms in two (the first a quarter of the layers).
     const L = runner.config.numLayers;

@@ -36,7 +36,12 @@ export function attentionTensorLayout(d: Pick<AttentionDims, 'numHeads' | 'numKv
   // qt, kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt (f16, rows of tk + PAD), the tile record
   const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * nsg * SUB * (c.tk + PAD) + 16;
   const wg = nsg * sgSize;
-  return { G, nsg, tq: nsg * Math.floor(SUB / G), wg, loads: Math.ceil((c.tk * d.headDim) / 8 / wg), wgBytes };
+  return { G, nsg, tq: attentionTensorTq(d, c), wg, loads: Math.ceil((c.tk * d.headDim) / 8 / wg), wgBytes };
+}
+
+/** Queries per tile (the grid's TQ, attention-tile.wgsl): floor(16 / G) per subgroup. */
+export function attentionTensorTq(d: Pick<AttentionDims, 'numHeads' | 'numKvHeads'>, c: AttentionTensorConfig): number {
+  return c.sgs * Math.floor(SUB / (d.numHeads / d.numKvHeads));
 }
 
 function hasMma16(dev: DeviceInfo): boolean {
@@ -116,7 +121,7 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
   },
   dispatch(s, cfg) {
     const b = batchStats(s.seqs);
-    return { grid: attentionGrid(b.numTokens, b.numSeqs, s.numKvHeads, attentionTensorLayout(s, cfg, 0).tq), uniforms: attentionUniforms(s, 0) };
+    return { grid: attentionGrid(b.numTokens, b.numSeqs, s.numKvHeads, attentionTensorTq(s, cfg)), uniforms: attentionUniforms(s, 0) };
   },
   problemKey: attentionProblemKey,
   outputs: () => ['out'],

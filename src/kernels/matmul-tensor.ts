@@ -153,7 +153,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // `square` (see below) where it makes 96-128 tiles, and at M >= 512 where `wide` would make
     // >= 200: with the staging's bounds checks gone it beat `wide` on the widest projection of a
     // prompt chunk, gate|up 28672 x 4096 Q4_0 at M = 512: 157.2 against 150.9 TFLOP/s (H200,
-    // bench/tensor-probe.ts, same call; q|k|v's 192 tiles stay with `deep`: 126.3 against 128.1).
+    // bench/tensor-probe.ts, same call; q|k|v's 192 tiles stay off it: 126.3 against 128.1 for `deep`, 138.3 for `deep3` below).
     if (shape.M >= 512 && squareTiles >= 96 && (squareTiles <= 128 || wideTiles >= 200) && fits(square, shape, dev)) return square;
     if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
     // Narrower projections at a prompt chunk (M = 512), with the staging in 16-byte and 16-weight

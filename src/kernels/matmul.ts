@@ -24,7 +24,7 @@ export type MatmulChoice =
  * Up to this many rows of x, the GEMV wins: it takes 8 rows per pass and re-reads a workgroup's
  * rows of W (hot in cache) per pass. H200, Llama-3.1-8B Q4_0, decode-step GPU ms of the runner
  * at batch 4 / 8 / 12 / 16 / 24 / 32, same call: with the GEMV up to 32 rows 4.48 / 6.95 / 9.35
- * / 11.90 / 16.87 / 21.84; with the tensor GEMM (64-row tier, split-K) from 9 rows on 19.3-19.8
+ * / 11.90 / 16.87 / 21.84; with the tensor GEMM (64-row tier, split-K) from 9 or 17 rows on 19.3-19.8
  * at every batch from 12 to 32. So 3 passes of the GEMV (24 rows) still win, 4 do not.
  */
 export const GEMV_MAX_M = 24;
