@@ -255,9 +255,9 @@ export class Engine {
     // A long step (>= 128 tokens: a prompt chunk, or a large decode batch) goes in two
     // submissions: the GPU starts on the first layers while the host records the rest, instead of
     // idling through all of the recording (from an idle queue that is the whole host time of the
-    // step). H200, Llama-3.1-8B Q4_0, same call,
-    // time to first token, 128 / 512 / 2048-token prompts: 24.5 / 56.1 / 245.6 ms in one
-    // submission, 23.2 / 54.5 / 240.6 ms in two (the first a quarter of the layers).
+    // step). H200, Llama-3.1-8B Q4_0, same call, two runs each, time to first token at 512 / 2048
+    // tokens: 56.2, 56.0 / 246.6, 244.6 ms in one submission, 54.7, 54.4 / 240.7, 240.6 in two (the
+    // first a quarter of the layers); at 128 tokens 24.5, 42.6 against 23.0, 23.4.
     const L = runner.config.numLayers;
     const cut = plan.step.tokenIds.length >= SPLIT_SUBMIT_TOKENS && L >= 2 ? Math.ceil(L / 4) : 0;
     if (cut) {
