@@ -14,6 +14,8 @@
 //
 // Needs: consts SPLIT and M_FAST (generated), Params { M, N, K, KC }, the kernel's y (binding 3)
 // and bias (binding 2). KC is a multiple of the kernel's K step, so no step straddles two slices.
+// Generated with them for the kernel's K loop (gemmGridConsts): K_TAIL, 1 where K is not a whole
+// number of K steps.
 // Binding 6 part [SPLIT, M, N] f32: scratch (the launcher allocates it).
 // Grid of the reduction: (ceil(N / 64), M); one invocation per output.
 

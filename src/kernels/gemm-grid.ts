@@ -45,9 +45,13 @@ export interface GemmGridConfig {
   mFast?: number;
 }
 
-/** The generated consts of gemm-grid.wgsl. */
-export function gemmGridConsts(cfg: GemmGridConfig): Record<string, number> {
-  return { SPLIT: cfg.splitK ?? 1, M_FAST: cfg.mFast ?? 0 };
+/**
+ * The generated consts of gemm-grid.wgsl, and K_TAIL for the kernel's K loop: 1 where K is not a
+ * whole number of `stepK`-column steps (then the last step's columns past K must load as zeros;
+ * otherwise no step of a non-empty slice reaches past its end, the slices being whole steps).
+ */
+export function gemmGridConsts(cfg: GemmGridConfig, K: number, stepK: number): Record<string, number> {
+  return { SPLIT: cfg.splitK ?? 1, M_FAST: cfg.mFast ?? 0, K_TAIL: K % stepK === 0 ? 0 : 1 };
 }
 
 /** Tiles of y across N and down M, for (bm x bn)-sized tiles. */

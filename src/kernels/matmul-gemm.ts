@@ -111,7 +111,7 @@ export const matmulGemmSpec: KernelSpec<MatmulShape, MatmulGemmConfig> = {
         act: shape.act,
         uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         libs: [
-          constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn, K_TAIL: shape.K % cfg.bk === 0 ? 0 : 1, ...gemmGridConsts(cfg) }),
+          constsWgsl({ BM: cfg.bm, BN: cfg.bn, BK: cfg.bk, TM: cfg.tm, TN: cfg.tn, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
           xLib(shape.K),
           ...weightLibs(shape.weight, shape.K),
           GEMM_GRID_SOURCE,

@@ -193,7 +193,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, K_TAIL: shape.K % cfg.bk === 0 ? 0 : 1, ...gemmGridConsts(cfg) }),
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
           ...tensorHalfLibs(shape.act, shape.weight, shape.K),
           GEMM_GRID_SOURCE,
         ],
