@@ -12,7 +12,7 @@
 // Prelude: enables; act_t; Params; generated consts SPLIT, SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size), DB (0 or 1), K_TAIL (1 where K % BK != 0); x's reader and f16 staging units
+// SG_SIZE (the adapter's subgroup size), DB (0 or 1), PROD (producer subgroups, 0: none), K_TAIL (1 where K % BK != 0); x's reader and f16 staging units
 // (X_UNIT_QUADS, x_unit: lib/tensor-x-oct.wgsl, or lib/tensor-x-units.wgsl over a quad reader); a
 // weight reader and its f16 staging units (W_UNIT_QUADS, w_unit, w_unit_quad: see
 // lib/tensor-w-units.wgsl; f16 and Q4_0/Q8_0 decode straight to halves: without that each staged
@@ -33,8 +33,10 @@
 // that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
-// DB = 1 double-buffers the staged tiles (one barrier per step instead of two).
-// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI (1, 2 or 4) and TJ (1 to 4), DB,
+// DB = 1 double-buffers the staged tiles (one barrier per step instead of two). PROD > 0 adds
+// that many producer subgroups, which do all of the staging while the SG_M x SG_N others multiply
+// (tc_accumulate_roles).
+// Tunables: BK (a multiple of SK), PAD (override), SG_M, SG_N, TI (1, 2 or 4) and TJ (1 to 4), DB, PROD,
 // the matrix config, SPLIT (split-K).
 // Precision: x and W rounded to f16 (x values beyond f16 range become inf), products and sums
 // in f32 on the tensor cores; only x and y storage is act_t.
@@ -42,12 +44,14 @@
 override PAD: u32 = 8;
 const BM = SG_M * TI * SM;
 const BN = SG_N * TJ * SN;
-const WG = SG_SIZE * SG_M * SG_N;
+const NC = SG_M * SG_N;                 // subgroups that multiply (subgroup sg < NC)
+const WG = SG_SIZE * (NC + PROD);
+const LW = select(WG, PROD * SG_SIZE, PROD > 0u); // invocations that stage: all, or the producers
 const KQ = BK / 4u;                     // quads (4 columns) per staged row
 const KX = KQ / X_UNIT_QUADS;          // x staging units per staged row (the x reader's)
-const NXU = (BM * KX + WG - 1u) / WG;   // x units each invocation stages per step
+const NXU = (BM * KX + LW - 1u) / LW;   // x units each staging invocation stages per step
 const KU = KQ / W_UNIT_QUADS;          // W staging units per staged row (the W reader's)
-const NWU = (BN * KU + WG - 1u) / WG;   // W units each invocation stages per step
+const NWU = (BN * KU + LW - 1u) / LW;   // W units each staging invocation stages per step
 override XS: u32 = BK + PAD; // row stride of the staged tiles, in halves
 const X_BINDING = 0u;
 const W_BINDING = 1u;
@@ -59,7 +63,7 @@ const NONE = 0xffffffffu;
 
 var<workgroup> xt: array<f16, (1u + DB) * BM * XS>; // [1 + DB][BM, XS] f16: x tiles, row-major
 var<workgroup> wt: array<f16, (1u + DB) * BN * XS>; // [1 + DB][BN, XS] f16: W tiles (= B column-major)
-var<workgroup> ct: array<f32, SG_M * SG_N * SM * SN>; // [subgroups, SM, SN] f32: epilogue staging
+var<workgroup> ct: array<f32, NC * SM * SN>; // [multiplying subgroups, SM, SN] f32: epilogue staging
 
 alias L = subgroup_matrix_left<f16, SK, SM>;
 alias R = subgroup_matrix_right<f16, SN, SK>;
@@ -80,18 +84,18 @@ struct Staged {
   w: array<vec4<f16>, NWU * W_UNIT_QUADS>, // unit j's quad e at j * W_UNIT_QUADS + e
 }
 
-// This invocation's quads of the x and W tiles at k0, read (and dequantized) into registers.
+// Staging invocation li's (of LW) quads of the x and W tiles at k0, read (and dequantized) into registers.
 // Adjacent invocations take adjacent quads of one row: the global loads coalesce. Columns at or
 // past kend (the end of this workgroup's split) load as zeros; where K is a multiple of BK
 // (K_TAIL = 0) no step of a non-empty split reaches past kend (tc_accumulate loads nothing for an
 // empty one). Rows past M and N are clamped rather than skipped: on the H200 the predicated
 // loads (row and column checks) cost 20-30% of the kernel's time.
-fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
+fn tc_load(wid: vec3u, li: u32, k0: u32, kend: u32) -> Staged {
   let n0 = tile_of(wid).x * BN;
   let m0 = tile_of(wid).y * BM;
   var st: Staged;
   for (var j = 0u; j < NXU; j++) {
-    let i = lid + j * WG;
+    let i = li + j * LW;
     let r = i / KX;
     let u = (k0 >> 2u) / X_UNIT_QUADS + i % KX; // unit of the row: consecutive quads
     var v = array<vec4<f16>, X_UNIT_QUADS>();
@@ -100,7 +104,7 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
     for (var e = 0u; e < X_UNIT_QUADS; e++) { st.x[j * X_UNIT_QUADS + e] = v[e]; }
   }
   for (var j = 0u; j < NWU; j++) {
-    let i = lid + j * WG;
+    let i = li + j * LW;
     let r = i / KU;
     let u = (k0 >> 2u) / W_UNIT_QUADS + i % KU; // unit of the row; k0 is a whole number of units
     var v = array<vec4<f16>, W_UNIT_QUADS>();
@@ -113,9 +117,9 @@ fn tc_load(wid: vec3u, lid: u32, k0: u32, kend: u32) -> Staged {
 }
 
 // Registers -> the f16 tiles of staging buffer `buf` in workgroup memory.
-fn tc_store(lid: u32, st: ptr<function, Staged>, buf: u32) {
+fn tc_store(li: u32, st: ptr<function, Staged>, buf: u32) {
   for (var j = 0u; j < NXU; j++) {
-    let i = lid + j * WG;
+    let i = li + j * LW;
     if (i < BM * KX) {
       for (var e = 0u; e < X_UNIT_QUADS; e++) {
         let h = (*st).x[j * X_UNIT_QUADS + e];
@@ -128,7 +132,7 @@ fn tc_store(lid: u32, st: ptr<function, Staged>, buf: u32) {
     }
   }
   for (var j = 0u; j < NWU; j++) {
-    let i = lid + j * WG;
+    let i = li + j * LW;
     if (i < BN * KU) {
       for (var e = 0u; e < W_UNIT_QUADS; e++) {
         let h = (*st).w[j * W_UNIT_QUADS + e];
@@ -186,6 +190,10 @@ fn tc_step(acc: ptr<function, Acc>, lid: u32, xo: u32, wo: u32) {
 
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
+  if (PROD > 0u) {
+    tc_accumulate_roles(acc, wid, lid);
+    return;
+  }
   let kr = split_k_range(wid.z);
   // (an empty split, past K where KC rounds up, loads nothing: unchecked columns would read past
   // the buffers; the uniform guard depends on wid.z only)
@@ -217,6 +225,43 @@ fn tc_accumulate(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
   }
 }
 
+// PROD > 0: producer subgroups (sg >= NC) stage the next step while the NC multiplying subgroups
+// work on the current one, so the staging's global loads overlap the products across subgroups
+// instead of adding to them within each (the roles are uniform per subgroup; every invocation
+// reaches every barrier). DB = 1: the producers store into the other buffer, one barrier per
+// step; DB = 0: they load during the products and store between two barriers.
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn tc_accumulate_roles(acc: ptr<function, Acc>, wid: vec3u, lid: u32) {
+  let kr = split_k_range(wid.z);
+  let producer = lid >= NC * SG_SIZE;
+  let li = lid - NC * SG_SIZE; // the producer's staging index (unused by the others)
+  var st: Staged;
+  if (producer && kr.x < kr.y) {
+    st = tc_load(wid, li, kr.x, kr.y);
+    tc_store(li, &st, 0u);
+  }
+  workgroupBarrier();
+  var s = 0u;
+  for (var k0 = kr.x; k0 < kr.y; k0 += BK) {
+    let next = k0 + BK < kr.y;
+    let buf = (s & 1u) * DB;
+    if (producer) {
+      if (next) {
+        st = tc_load(wid, li, k0 + BK, kr.y);
+        if (DB == 1u) { tc_store(li, &st, 1u - buf); }
+      }
+    } else {
+      tc_step(acc, lid, buf * BM * XS, buf * BN * XS);
+    }
+    workgroupBarrier();
+    if (DB == 0u) {
+      if (producer && next) { tc_store(li, &st, 0u); }
+      workgroupBarrier();
+    }
+    s++;
+  }
+}
+
 // Stores result tile t of this subgroup to its staging area ct[sg] and waits for it.
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
@@ -239,7 +284,7 @@ fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
     case 15u: { c = (*acc).c33; }
     default: {}
   }
-  subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, c, SN);
+  if (lid < NC * SG_SIZE) { subgroupMatrixStore<row_major>(&ct, (lid / SG_SIZE) * SM * SN, c, SN); }
   workgroupBarrier();
 }
 
@@ -260,7 +305,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var t = 0u; t < 16u; t++) {
     if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
     tc_stage_result(&acc, t, lid);
-    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+    for (var e = lid % SG_SIZE; lid < NC * SG_SIZE && e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
       if (o.x != NONE) { y[o.x] = act_t(ct[o.z]); }
     }
@@ -275,7 +320,7 @@ fn main_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   for (var t = 0u; t < 16u; t++) {
     if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
     tc_stage_result(&acc, t, lid);
-    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+    for (var e = lid % SG_SIZE; lid < NC * SG_SIZE && e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
       if (o.x != NONE) { y[o.x] = act_t(ct[o.z] + bias[o.y]); }
     }
@@ -292,7 +337,7 @@ fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   for (var t = 0u; t < 16u; t++) {
     if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
     tc_stage_result(&acc, t, lid);
-    for (var e = lid % SG_SIZE; e < SM * SN; e += SG_SIZE) {
+    for (var e = lid % SG_SIZE; lid < NC * SG_SIZE && e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
       if (o.x != NONE) { part[base + o.x] = ct[o.z]; }
     }

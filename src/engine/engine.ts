@@ -36,8 +36,26 @@ export interface EngineParts {
 
 let nextId = 0;
 
-/** Steps of at least this many tokens are submitted in two parts (Engine.launch). */
+/** Steps of at least this many tokens are submitted in parts (Engine.launch). */
 const SPLIT_SUBMIT_TOKENS = 128;
+/**
+ * Layers of such a step's first part. H200, Llama-3.1-8B Q4_0, 512-token prompt, same call, time
+ * to first token after a warm-up run: 56.9, 56.9, 56.4, 57.0 ms with a first part of 8 layers,
+ * 56.0, 56.1, 55.6, 55.9 with 1 (then 4, 16, 32).
+ */
+const SUBMIT_FIRST_LAYERS = 1;
+
+/**
+ * Ends of the layer ranges a long step is submitted in: `first` layers, then parts growing
+ * fourfold. The GPU waits for the first part's recording only; each later part is recorded while
+ * the GPU runs the ones before it (recording a layer takes a fraction of running it).
+ */
+export function submitParts(layers: number, first: number): number[] {
+  const ends: number[] = [];
+  for (let e = Math.max(1, first); e < layers; e *= 4) ends.push(e);
+  ends.push(layers);
+  return ends;
+}
 
 /** A step submitted to the GPU whose sampled tokens are not yet applied. */
 interface LaunchedStep {
@@ -252,14 +270,15 @@ export class Engine {
     runner.prepare(plan.step);
     sampler.prepare(plan.rows);
     sampler.prepareFeed(plan.feeds);
-    // A long step (>= 128 tokens: a prompt chunk, or a large decode batch) goes in two
-    // submissions: the GPU starts on the first layers while the host records the rest, instead of
-    // idling through all of the recording (from an idle queue that is the whole host time of the
-    // step). H200, Llama-3.1-8B Q4_0, same call, two runs each, time to first token at 512 / 2048
-    // tokens: 56.2, 56.0 / 246.6, 244.6 ms in one submission, 54.7, 54.4 / 240.7, 240.6 in two (the
-    // first a quarter of the layers); at 128 tokens 24.5, 42.6 against 23.0, 23.4.
+    // A long step (>= 128 tokens: a prompt chunk, or a large decode batch) goes in several
+    // submissions (submitParts): the GPU starts on the first layers while the host records the
+    // rest, instead of idling through all of the recording (from an idle queue that is the whole
+    // host time of the step). H200, Llama-3.1-8B Q4_0, same call, two runs each, time to first
+    // token at 512 / 2048 tokens: 56.2, 56.0 / 246.6, 244.6 ms in one submission, 54.7, 54.4 /
+    // 240.7, 240.6 in two (the first a quarter of the layers); at 128 tokens 24.5, 42.6 against
+    // 23.0, 23.4.
     const L = runner.config.numLayers;
-    const ends = plan.step.tokenIds.length >= SPLIT_SUBMIT_TOKENS && L >= 2 ? [Math.ceil(L / 4), L] : [L];
+    const ends = plan.step.tokenIds.length >= SPLIT_SUBMIT_TOKENS ? submitParts(L, SUBMIT_FIRST_LAYERS) : [L];
     let readback: SampleReadback | undefined;
     let from = 0;
     for (const to of ends) {

@@ -31,6 +31,13 @@ export interface MatmulTensorConfig extends GemmGridConfig {
   pad: number;
   /** 1: two staging buffers, one barrier per step (absent: 0) */
   db?: number;
+  /** producer subgroups that do all the staging while the sgM x sgN others multiply (absent: 0) */
+  prod?: number;
+}
+
+/** Invocations per workgroup at this subgroup size. */
+export function tensorWorkgroupSize(cfg: MatmulTensorConfig, subgroupSize: number): number {
+  return subgroupSize * (cfg.sgM * cfg.sgN + (cfg.prod ?? 0));
 }
 
 /** The device's subgroup-matrix configs this kernel can use: f16 operands, f32 results. */
@@ -51,7 +58,7 @@ export function tensorTile(cfg: MatmulTensorConfig): { bm: number; bn: number; s
 
 function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boolean {
   const t = tensorTile(cfg);
-  const wg = dev.subgroupMaxSize * cfg.sgM * cfg.sgN;
+  const wg = tensorWorkgroupSize(cfg, dev.subgroupMaxSize);
   return (
     cfg.bk % cfg.mma[2] === 0 &&
     wg <= dev.limits.maxComputeInvocationsPerWorkgroup &&
@@ -84,6 +91,25 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
   [2, 3],
 ];
 
+/**
+ * Producer subgroups of the defaults for quantized W, beside their 8 multiplying ones. H200,
+ * Llama-3.1-8B Q4_0 shapes at M = 512, bench/tensor-probe.ts, same call, TFLOP/s with 0 / 8
+ * producers: gate|up 28672 x 4096 150.5 / 157.3, down_proj 4096 x 14336 160.1 / 167.8, gate_proj
+ * 136.7 / 138.1; 2, 4, 12 or 16 producers ran slower than none (at 12 and 16 about 0.7x and 0.3x).
+ */
+const PROD_Q = 8;
+
+function quantized(shape: MatmulShape): boolean {
+  return shape.weight !== 'f16' && shape.weight !== 'f32';
+}
+
+/** (db, prod) pairs of the space; producers (as many as multiply) only beside 8 subgroups. */
+const DB_PROD: readonly [number, number][] = [
+  [0, 0],
+  [1, 0],
+];
+const DB_PROD_8: readonly [number, number][] = [...DB_PROD, [0, 8]];
+
 export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   id: 'matmul.tensor',
   sources: [source, GEMM_GRID_SOURCE, ...MATMUL_LIB_SOURCES, ...TENSOR_HALF_LIB_SOURCES],
@@ -109,8 +135,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         for (const [ti, tj] of TILES_PER_SUBGROUP) {
           for (const bk of [32, 64, 128]) {
             for (const pad of [0, 8]) {
-              for (const db of [0, 1]) {
-                const cfg = { mma, sgM, sgN, ti, tj, bk, pad, db };
+              for (const [db, prod] of sgM * sgN === 8 && pad === 8 ? DB_PROD_8 : DB_PROD) {
+                const cfg = prod ? { mma, sgM, sgN, ti, tj, bk, pad, db, prod } : { mma, sgM, sgN, ti, tj, bk, pad, db };
                 // Tiles much taller than M (rounded up) mostly compute rows that are thrown away
                 // (up to twice: the default's 128-row tile, split in K, wins at 64 rows).
                 if (tensorTile(cfg).bm > Math.max(32, 2 * bucket(shape.M))) continue;
@@ -137,6 +163,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // (128 x 128 tiles, 4 subgroups of 4 x 4 16x16 tiles) ran f16 weights at 91-96 TFLOP/s and
     // Q4_0 at 47-51 (52 and 38 when staging went through f32).
     const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8, db: 0 };
+    const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
+    if (shape.M >= 1024 && quantized(shape) && fits({ ...square, prod: PROD_Q }, shape, dev)) return { ...square, prod: PROD_Q };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
     // H200, Llama-3.1-8B Q4_0 shapes at M = 512, best of the 16x16x16 configs: 8 subgroups of 2 x 2
     // tiles (128 x 64 per workgroup), 32-column K steps: 53-54 TFLOP/s where the 4-subgroup 64 x 64
@@ -147,14 +175,16 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // TFLOP/s against 86 for `mid` (best of the 16x16x16 configs; `mid` stayed best for q_proj
     // 4096 x 4096, where the larger tile leaves 64 workgroups): used where it still makes ~200.
     const wide = { ...mid, ti: 4, tj: 4 };
-    const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
     const squareTiles = tensorTiles(shape, square);
     const wideTiles = tensorTiles(shape, wide);
     // `square` (see below) where it makes 96-128 tiles, and at M >= 512 where `wide` would make
     // >= 200: with the staging's bounds checks gone it beat `wide` on the widest projection of a
     // prompt chunk, gate|up 28672 x 4096 Q4_0 at M = 512: 157.2 against 150.9 TFLOP/s (H200,
     // bench/tensor-probe.ts, same call; q|k|v's 192 tiles stay off it: 126.3 against 128.1 for `deep`, 138.3 for `deep3` below).
-    if (shape.M >= 512 && squareTiles >= 96 && (squareTiles <= 128 || wideTiles >= 200) && fits(square, shape, dev)) return square;
+    // Quantized W with PROD_Q producer subgroups beside the 8 that multiply (PROD in
+    // shaders/matmul-tensor.wgsl): the staging's loads and dequantization overlap the products.
+    const squareQ = quantized(shape) ? { ...square, prod: PROD_Q } : square;
+    if (shape.M >= 512 && squareTiles >= 96 && (squareTiles <= 128 || wideTiles >= 200) && fits(squareQ, shape, dev)) return squareQ;
     if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
     // Narrower projections at a prompt chunk (M = 512), with the staging in 16-byte and 16-weight
     // units (bench/tensor-probe.ts, H200, same call, TFLOP/s against `mid`): 8 subgroups of 4 x 2
@@ -193,7 +223,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, PROD: cfg.prod ?? 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
           ...tensorHalfLibs(shape.act, shape.weight, shape.K),
           GEMM_GRID_SOURCE,
         ],

@@ -11,6 +11,7 @@ Usage: wgllm selftest [options] [GPU options]
 
   --path f32|f16|all    activation paths to test (default: all the adapter supports)
   --kernel ID           only kernels whose id contains ID (repeatable)
+  --case TEXT           only cases whose label contains TEXT (e.g. q4_0, or config for the sweep)
   --random N            random shapes per kernel and path (default 3)
   --seed N              seed for shapes and data (default 1234)
   --all-configs         also run every config of each kernel's tuning space on one small shape
@@ -42,6 +43,7 @@ export async function selftestCommand(argv: string[]): Promise<number> {
     ...GPU_OPTIONS,
     path: { type: 'string' },
     kernel: { type: 'string', multiple: true },
+    case: { type: 'string' },
     random: { type: 'string' },
     seed: { type: 'string' },
     'all-configs': { type: 'boolean' },
@@ -73,13 +75,14 @@ export async function selftestCommand(argv: string[]): Promise<number> {
       acts = acts.filter((a) => a !== 'f16');
     }
     const filters = values.kernel ?? [];
+    const caseText = values.case;
     const cases = conformanceCases(ctx.info, {
       acts,
       randomShapes,
       seed,
       sweepConfigs: values['all-configs'] ?? false,
       ...(filters.length ? { filter: (id: string) => filters.some((f) => id.includes(f)) } : {}),
-    });
+    }).filter((c) => caseText === undefined || c.label.includes(caseText));
     console.log(`\nrunning ${cases.length} kernel cases...`);
     const t0 = performance.now();
     const results = await runConformance(ctx, cases, (r) => {
