@@ -198,7 +198,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // (and 3 result tiles across per subgroup, 128 x 96, where N is a whole number of those: the
     // q|k|v of Llama-3.1-8B, 6144 x 4096 Q4_0 at M = 512, 128.9 -> 138.3 TFLOP/s, bench/tensor-probe.ts,
     // same call: 256 workgroups where 128 x 128 made 192, 1.45 waves of the H200's 132 SMs)
-    const deep3 = { ...deep, tj: 3 };
+    // (with producers for quantized W: 130.4 -> 137.4 on that shape, bench/tensor-probe.ts, same call)
+    const deep3 = quantized(shape) ? { ...deep, tj: 3, prod: PROD_Q } : { ...deep, tj: 3 };
     if (shape.M >= 256 && shape.K <= 8192 && shape.N % 96 === 0 && tensorTiles(shape, deep3) >= 128 && fits(deep3, shape, dev)) return deep3;
     if (shape.M >= 256 && shape.K <= 8192 && tensorTiles(shape, deep) >= 128 && fits(deep, shape, dev)) return deep;
     // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the
