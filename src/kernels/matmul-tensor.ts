@@ -92,15 +92,20 @@ const TILES_PER_SUBGROUP: readonly [number, number][] = [
 ];
 
 /**
- * Producer subgroups of the defaults for quantized W, beside their 8 multiplying ones. H200,
+ * Producer subgroups of the defaults for Q4_0 W (`takesProducers`), beside their 8 multiplying ones. H200,
  * Llama-3.1-8B Q4_0 shapes at M = 512, bench/tensor-probe.ts, same call, TFLOP/s with 0 / 8
  * producers: gate|up 28672 x 4096 150.5 / 157.3, down_proj 4096 x 14336 160.1 / 167.8, gate_proj
  * 136.7 / 138.1; 2, 4, 12 or 16 producers ran slower than none (at 12 and 16 about 0.7x and 0.3x).
  */
 const PROD_Q = 8;
 
-function quantized(shape: MatmulShape): boolean {
-  return shape.weight !== 'f16' && shape.weight !== 'f32';
+/**
+ * Whether the defaults take producer subgroups: Q4_0, whose block units (tensor-w-q4_0.wgsl) keep
+ * a producer's loads few. Formats staged a quad per unit load 4-8x as many words per producer:
+ * Q8_0 q_proj at M = 512 ran 156.5 TFLOP/s without producers and 75.2 with them (H200).
+ */
+function takesProducers(shape: MatmulShape): boolean {
+  return shape.weight === 'q4_0';
 }
 
 /** (db, prod) pairs of the space; producers (as many as multiply) only beside 8 subgroups. */
@@ -164,7 +169,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // Q4_0 at 47-51 (52 and 38 when staging went through f32).
     const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8, db: 0 };
     const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
-    if (shape.M >= 1024 && quantized(shape) && fits({ ...square, prod: PROD_Q }, shape, dev)) return { ...square, prod: PROD_Q };
+    if (shape.M >= 1024 && takesProducers(shape) && fits({ ...square, prod: PROD_Q }, shape, dev)) return { ...square, prod: PROD_Q };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
     // H200, Llama-3.1-8B Q4_0 shapes at M = 512, best of the 16x16x16 configs: 8 subgroups of 2 x 2
     // tiles (128 x 64 per workgroup), 32-column K steps: 53-54 TFLOP/s where the 4-subgroup 64 x 64
@@ -181,9 +186,9 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // >= 200: with the staging's bounds checks gone it beat `wide` on the widest projection of a
     // prompt chunk, gate|up 28672 x 4096 Q4_0 at M = 512: 157.2 against 150.9 TFLOP/s (H200,
     // bench/tensor-probe.ts, same call; q|k|v's 192 tiles stay off it: 126.3 against 128.1 for `deep`, 138.3 for `deep3` below).
-    // Quantized W with PROD_Q producer subgroups beside the 8 that multiply (PROD in
+    // Q4_0 W with PROD_Q producer subgroups beside the 8 that multiply (PROD in
     // shaders/matmul-tensor.wgsl): the staging's loads and dequantization overlap the products.
-    const squareQ = quantized(shape) ? { ...square, prod: PROD_Q } : square;
+    const squareQ = takesProducers(shape) ? { ...square, prod: PROD_Q } : square;
     if (shape.M >= 512 && squareTiles >= 96 && (squareTiles <= 128 || wideTiles >= 200) && fits(squareQ, shape, dev)) return squareQ;
     if (shape.M >= 256 && wideTiles >= 200 && fits(wide, shape, dev)) return wide;
     // Narrower projections at a prompt chunk (M = 512), with the staging in 16-byte and 16-weight
@@ -198,8 +203,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // (and 3 result tiles across per subgroup, 128 x 96, where N is a whole number of those: the
     // q|k|v of Llama-3.1-8B, 6144 x 4096 Q4_0 at M = 512, 128.9 -> 138.3 TFLOP/s, bench/tensor-probe.ts,
     // same call: 256 workgroups where 128 x 128 made 192, 1.45 waves of the H200's 132 SMs)
-    // (with producers for quantized W: 130.4 -> 137.4 on that shape, bench/tensor-probe.ts, same call)
-    const deep3 = quantized(shape) ? { ...deep, tj: 3, prod: PROD_Q } : { ...deep, tj: 3 };
+    // (with producers for Q4_0 W: 130.4 -> 137.4 on that shape, bench/tensor-probe.ts, same call)
+    const deep3 = takesProducers(shape) ? { ...deep, tj: 3, prod: PROD_Q } : { ...deep, tj: 3 };
     if (shape.M >= 256 && shape.K <= 8192 && shape.N % 96 === 0 && tensorTiles(shape, deep3) >= 128 && fits(deep3, shape, dev)) return deep3;
     if (shape.M >= 256 && shape.K <= 8192 && tensorTiles(shape, deep) >= 128 && fits(deep, shape, dev)) return deep;
     // Fewer tiles than that (short prompts, batch decode past the GEMV, narrow projections): the
@@ -225,7 +230,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
           constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, PROD: cfg.prod ?? 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
-          ...tensorHalfLibs(shape.act, shape.weight, shape.K),
+          ...tensorHalfLibs(shape.act, shape.weight, shape.K, shape.M),
           GEMM_GRID_SOURCE,
         ],
       }),
