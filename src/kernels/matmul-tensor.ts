@@ -169,6 +169,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     // Q4_0 at 47-51 (52 and 38 when staging went through f32).
     const big = { mma, sgM: 2, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8, db: 0 };
     const square = { mma, sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0 };
+    // Q4_0 at M >= 1024: `square` (below) with producers beat `big` (H200, bench/tensor-probe.ts,
+    // same call: q_proj 4096 x 4096 at M = 4096 152.2 -> 158.6 TFLOP/s)
     if (shape.M >= 1024 && takesProducers(shape) && fits({ ...square, prod: PROD_Q }, shape, dev)) return { ...square, prod: PROD_Q };
     if (shape.M >= 1024 && fits(big, shape, dev)) return big;
     // H200, Llama-3.1-8B Q4_0 shapes at M = 512, best of the 16x16x16 configs: 8 subgroups of 2 x 2
