@@ -1,7 +1,10 @@
 /**
- * Experiments on shaders/attention.wgsl: times source variants (text edits of the shader, made
- * here only) on one decode and one prefill problem, to find what limits the kernel. Not part of
- * the product; `node bench/build.mjs bench/attention-variants.ts && node bench/dist/attention-variants.js`.
+ * Experiments on the attention kernels: times source variants (text edits of the shader, made
+ * here only) to find what limits a kernel. `--kernel tiled` (shaders/attention.wgsl: one decode
+ * and one prefill problem) or `--kernel tensor` (shaders/attention-tensor.wgsl: prompts of 512
+ * and 2048 tokens). Variants that drop work give wrong outputs: they time, they do not check.
+ * Not part of the product;
+ * `node bench/build.mjs bench/attention-variants.ts && node bench/dist/attention-variants.js`.
  */
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/random.js';
@@ -10,11 +13,13 @@ import { createBuffer, uploadBuffer } from '../src/gpu/buffers.js';
 import { GpuTimer } from '../src/gpu/timer.js';
 import { KernelDispatch } from '../src/kernels/launch.js';
 import { pagedAttentionSpec } from '../src/kernels/attention.js';
+import { attentionTensorSpec } from '../src/kernels/attention-tensor.js';
+import type { KernelSpec } from '../src/kernels/spec.js';
 import type { PagedAttentionConfig, PagedAttentionShape } from '../src/kernels/attention-shape.js';
 import { createNodePlatform } from '../src/platform/node/index.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, variants: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, variants: { type: 'string' }, kernel: { type: 'string', default: 'tiled' }, configs: { type: 'string' } } });
 
 const VARIANTS: Record<string, (s: string) => string> = {
   base: (s) => s,
@@ -30,16 +35,46 @@ const VARIANTS: Record<string, (s: string) => string> = {
   fewer_barriers: (s) => s.replace('    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }\n    workgroupBarrier();', '    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }'),
 };
 
+/** attention-tensor.wgsl: which part of a key step bounds it. */
+const TENSOR_VARIANTS: Record<string, (s: string) => string> = {
+  base: (s) => s,
+  // no K/V from memory (the block-table lookup stays): the global loads' share
+  no_load: (s) => s.replace('kx = kCache[src];', 'kx = kv_chunk(src);').replace('vx = vCache[src];', 'vx = kv_chunk(src + 1u);'),
+  // never rescale O (wrong where a row's max grows past TAU): what the rescale steps cost
+  no_rescale: (s) => s.replace('if (rescale) { rescale_o(&acc, alpha, lid); }', ''),
+  // no q . k products
+  no_scores: (s) => s.replace('    scores(lid);\n', ''),
+  // no p . v products
+  no_pv: (s) => s.replace('    accumulate_pv(&acc, lid);\n', ''),
+  // probabilities without exp2, mask or scale
+  no_softmax: (s) => s.replace('let p = select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN);', 'let p = ss[(sg * SUB + row) * SSK + c0 + c];'),
+};
+
+function tensorSpec(edit: (s: string) => string): KernelSpec<PagedAttentionShape, any> {
+  return { ...attentionTensorSpec, build: (s, c, dev) => {
+    const p = attentionTensorSpec.build(s, c, dev);
+    return { ...p, source: edit(p.source) };
+  } };
+}
+
 async function main() {
   const ctx = await acquireGpu(createNodePlatform());
   const quick = args.quick ?? false;
   const timer = new GpuTimer(ctx);
   const act = ctx.info.features.f16 ? 'f16' : 'f32';
   const d = quick ? { numHeads: 4, numKvHeads: 2, headDim: 32 } : { numHeads: 32, numKvHeads: 8, headDim: 128 };
-  const problems: [string, PagedAttentionShape['seqs'], PagedAttentionConfig[]][] = [
-    ['decode 64 x 4096', Array.from({ length: quick ? 2 : 64 }, () => ({ queryLen: 1, seqLen: quick ? 100 : 4096 })), [{ tq: 1, tk: 16, wg: 64 }, { tq: 1, tk: 32, wg: 128 }]],
-    ['prefill 1 x 2048', [{ queryLen: quick ? 64 : 2048, seqLen: quick ? 64 : 2048 }], [{ tq: 4, tk: 16, wg: 128 }, { tq: 8, tk: 32, wg: 256 }]],
-  ];
+  const tensor = args.kernel === 'tensor';
+  const cfgArg = args.configs ? (JSON.parse(args.configs) as any[]) : undefined;
+  const problems: [string, PagedAttentionShape['seqs'], any[]][] = tensor
+    ? [
+        ['prefill 1 x 512', [{ queryLen: quick ? 64 : 512, seqLen: quick ? 64 : 512 }], cfgArg ?? [{ sgs: 4, tk: 16 }, { sgs: 4, tk: 32 }]],
+        ['prefill 1 x 2048', [{ queryLen: quick ? 128 : 2048, seqLen: quick ? 128 : 2048 }], cfgArg ?? [{ sgs: 4, tk: 16 }, { sgs: 4, tk: 32 }]],
+      ]
+    : [
+        ['decode 64 x 4096', Array.from({ length: quick ? 2 : 64 }, () => ({ queryLen: 1, seqLen: quick ? 100 : 4096 })), [{ tq: 1, tk: 16, wg: 64 }, { tq: 1, tk: 32, wg: 128 }]],
+        ['prefill 1 x 2048', [{ queryLen: quick ? 64 : 2048, seqLen: quick ? 64 : 2048 }], [{ tq: 4, tk: 16, wg: 128 }, { tq: 8, tk: 32, wg: 256 }]],
+      ];
+  const variants = tensor ? TENSOR_VARIANTS : VARIANTS;
   const rng = new Rng(3);
   for (const [name, seqs, configs] of problems) {
     const shape: PagedAttentionShape = { act, kv: act, ...d, blockSize: 16, seqs, softcap: 0, slidingWindow: 0, fusedQkv: false };
@@ -67,12 +102,17 @@ async function main() {
     const kvRead = seqs.reduce((a, s) => a + s.seqLen, 0) * 2 * d.numKvHeads * d.headDim * elem;
     const flops = seqs.reduce((a, s) => a + 4 * d.headDim * d.numHeads * s.queryLen * (s.seqLen - (s.queryLen - 1) / 2), 0);
     for (const cfg of configs) {
-      for (const [vname, edit] of Object.entries(VARIANTS)) {
+      for (const [vname, edit] of Object.entries(variants)) {
         if (args.variants && !args.variants.split(',').includes(vname)) continue;
-        const spec = { ...pagedAttentionSpec, build: (s: PagedAttentionShape, c: PagedAttentionConfig) => {
+        const spec = tensor ? tensorSpec(edit) : { ...pagedAttentionSpec, build: (s: PagedAttentionShape, c: PagedAttentionConfig) => {
           const p = pagedAttentionSpec.build(s, c, ctx.info);
           return { ...p, source: edit(p.source) };
         } };
+        const baseSource = (tensor ? attentionTensorSpec : pagedAttentionSpec).build(shape, cfg, ctx.info).source;
+        if (vname !== 'base' && edit(baseSource) === baseSource) {
+          console.log(`${name} ${vname}: the edit matched nothing`);
+          continue;
+        }
         try {
           const kd = await KernelDispatch.create(ctx, spec, shape, cfg, buffers);
           const record = (pass: GPUComputePassEncoder) => kd.encode(pass);
