@@ -138,6 +138,9 @@ export const FAMILIES: ConformanceFamily[] = [
       { label: '57x1001', shape: swiglu(act, 57, 1001) },
       { label: '3x14336', shape: swiglu(act, 3, 14336) },
       { label: 'separate gate/up 5x999', shape: swiglu(act, 5, 999, false) },
+      // four outputs per invocation (intermediateSize % 4 == 0)
+      { label: '33x1028 (by quads)', shape: swiglu(act, 33, 1028) },
+      { label: 'separate gate/up 7x64 (by quads)', shape: swiglu(act, 7, 64, false) },
     ],
     random: (act, rng) => swiglu(act, rng.int(1, 40), rng.int(1, 3000), rng.next() < 0.7),
     small: (act) => swiglu(act, 3, 333),

@@ -5,6 +5,7 @@ import { swigluRef } from '../core/reference/elementwise.js';
 import { grid1d } from '../gpu/grid.js';
 import source from '../../shaders/swiglu.wgsl?raw';
 import quantXSource from '../../shaders/swiglu-quant-x.wgsl?raw';
+import vec4Source from '../../shaders/swiglu-vec4.wgsl?raw';
 import { actSupport, bucket, randomAct, workgroupSizes, zerosAct } from './common.js';
 import { packedX, packedXErrors, QUANT_X_LIB_SOURCES, quantXLibs, quantXSupport, type Int8Format } from './int8-x.js';
 import type { HostTensors, KernelSpec } from './spec.js';
@@ -23,11 +24,14 @@ export interface SwigluConfig {
   wg: number;
 }
 
+/** Whether the shape takes swiglu-vec4.wgsl (four outputs per invocation). */
+const byQuads = (s: SwigluShape) => s.intermediateSize % 4 === 0;
+
 const UNIFORMS = { numTokens: 'u32', intermediateSize: 'u32', gateOffset: 'u32', upOffset: 'u32', rowStride: 'u32' } as const;
 
 export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   id: 'swiglu',
-  sources: [source],
+  sources: [source, vec4Source],
   uniforms: UNIFORMS,
   bindings() {
     return [
@@ -41,10 +45,10 @@ export const swigluSpec: KernelSpec<SwigluShape, SwigluConfig> = {
   space: (_shape, dev) => workgroupSizes(dev, 32, 1024).map((wg) => ({ wg })),
   defaultConfig: () => ({ wg: 256 }),
   build(shape, cfg) {
-    return { source: composeWgsl(source, { act: shape.act, uniforms: UNIFORMS }), entryPoint: 'main', constants: { WG: cfg.wg } };
+    return { source: composeWgsl(byQuads(shape) ? vec4Source : source, { act: shape.act, uniforms: UNIFORMS }), entryPoint: 'main', constants: { WG: cfg.wg } };
   },
   dispatch(shape, cfg, dev) {
-    const n = shape.numTokens * shape.intermediateSize;
+    const n = (shape.numTokens * shape.intermediateSize) / (byQuads(shape) ? 4 : 1);
     const I = shape.intermediateSize;
     return {
       grid: grid1d(Math.ceil(n / cfg.wg), dev.limits.maxComputeWorkgroupsPerDimension),
