@@ -38,16 +38,17 @@ const VARIANTS: Record<string, (s: string) => string> = {
 /** attention-tensor.wgsl: which part of a key step bounds it. */
 const TENSOR_VARIANTS: Record<string, (s: string) => string> = {
   base: (s) => s,
+  // pass 2 alone (m = 0): what the first pass over the keys costs
+  pass2_only: (s) => s.replace('var m = MASKED;', 'var m = 0.0;').replace('for (var t0 = kr.x; t0 < kr.y; t0 += TK) {\n    stage_kv(lid, false);', 'for (var t0 = kr.x; t0 < kr.x; t0 += TK) {\n    stage_kv(lid, false);'),
   // no K/V from memory (the block-table lookup stays): the global loads' share
-  no_load: (s) => s.replace('kx = kCache[src];', 'kx = kv_chunk(src);').replace('vx = vCache[src];', 'vx = kv_chunk(src + 1u);'),
-  // never rescale O (wrong where a row's max grows past TAU): what the rescale steps cost
-  no_rescale: (s) => s.replace('if (rescale) { rescale_o(&acc, alpha, lid); }', ''),
+  no_load: (s) => s.replace('kx = kCache[src];', 'kx = kv_chunk(src);').replace('if (withV) { vx = vCache[src]; }', 'if (withV) { vx = kv_chunk(src + 1u); }'),
   // no q . k products
-  no_scores: (s) => s.replace('    scores(lid);\n', ''),
+  no_scores: (s) => s.replace(/\n    scores\(lid\);/g, ''),
   // no p . v products
-  no_pv: (s) => s.replace('    accumulate_pv(&acc, lid);\n', ''),
+  no_pv: (s) => s.replace('accumulate_pv(&acc, lid);', ''),
   // probabilities without exp2, mask or scale
-  no_softmax: (s) => s.replace('let p = select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN);', 'let p = ss[(sg * SUB + row) * SSK + c0 + c];'),
+  no_softmax: (s) =>
+    s.replace('pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));', 'pt[(sg * SUB + row) * PS + c0 + c] = f16(ss[(sg * SUB + row) * SSK + c0 + c]);'),
 };
 
 function tensorSpec(edit: (s: string) => string): KernelSpec<PagedAttentionShape, any> {

@@ -14,18 +14,17 @@
 // QS = floor(16 / G) queries x the G query heads of the workgroup's kv head (row = query * G +
 // head; rows past QS * G are padding, q zero and every key masked), so small tiles of queries
 // still fill the matrices and short prompts still make many workgroups.
-// One pass over the keys with a lazy online softmax: a row's P = 2^(s - m) is taken against a
-// reference m that moves only when the row's max passes it by more than TAU (log2 units), so
-// P <= 2^TAU stays well inside f16. Only then must O be rescaled, and a subgroup-matrix
-// accumulator cannot be scaled row by row, so O goes through ss (store, scale rows, load) in
-// those steps (in practice a few early ones: each move multiplies the reference by 2^TAU).
+// Two passes over the keys, because a subgroup-matrix accumulator cannot be rescaled row by row
+// (the one-pass online softmax rescales O whenever a row's max grows): pass 1 computes each
+// row's max m and sum l of 2^(s - m) from the scores; pass 2 recomputes the scores, stages
+// P = 2^(s - m) as f16 and accumulates O += P V on the tensor cores; the epilogue writes O / l.
 // Per key step, the scores of each subgroup's 16 rows go through its own f32 staging area (ss)
 // where its lanes (SG_SIZE / 16 per row) apply scale, soft cap and the causal / window mask.
-// The next step's K and V are loaded into registers while the current one computes.
+// The next step's K (and V) are loaded into registers while the current one computes.
 // Uniformity: subgroup-matrix offsets derive from local_invocation_index / SG_SIZE (uniform per
 // subgroup on the GPUs we know; see matmul-tensor.wgsl), so the functions using them turn
 // chromium.subgroup_matrix_uniformity off. Every barrier is reached by the whole workgroup: the
-// key loop depends on the tile only, and whether O is rescaled is read back uniformly.
+// key loops depend on the tile only.
 // Precision: q, K, V are f16 (as stored), scores and softmax in f32, P rounded to f16 for the
 // product, O accumulated in f32 and divided by l in f32.
 
@@ -43,20 +42,14 @@ const CV = D / KV_CHUNK;    // 16-byte chunks per cached key row
 const NL = (TK * CV + WG - 1u) / WG; // K (and V) chunks each invocation loads per step
 const LPR = SG_SIZE / SUB;  // lanes per score row
 const CPL = TK / LPR;       // score columns per lane
-const OPL = SUB / LPR;      // columns of a 16 x 16 O tile per lane
-const TAU = 8.0;            // log2 growth of a row's max tolerated before O is rescaled
 
-// The last rows' padding of qt and ss is left out (never read): those 32 bytes let Llama's heads
-// (4 subgroups, headDim 128) take 32-key steps, with the rescale flags, within 48 KiB.
-var<workgroup> qt: array<f16, NSG * SUB * KS - PAD>; // [NSG][16, KS] q rows of each subgroup
+var<workgroup> qt: array<f16, NSG * SUB * KS>; // [NSG][16, KS] q rows of each subgroup
 var<workgroup> kt: array<f16, TK * KS>;        // [TK, KS] keys of the step (= K^T column-major)
 var<workgroup> vt: array<f16, TK * KS>;        // [TK, KS] values of the step
-// [NSG][16, SSK] raw scores; O tiles (at stride 16) when O is rescaled and in the epilogue
+// [NSG][16, SSK] raw scores; the epilogue's O tiles. The last row's padding is left out: those
+// 16 bytes let Llama's heads (4 subgroups, headDim 128) take 32-key steps within 48 KiB.
 var<workgroup> ss: array<f32, NSG * SUB * SSK - (SSK - TK)>;
 var<workgroup> pt: array<f16, NSG * SUB * PS>; // [NSG][16, PS] probabilities 2^(s - m)
-// Per subgroup: O needs rescaling this step. Whole 16-byte units: with 4 or 8 bytes here (1 or 2
-// subgroups) the H200 computed wrong outputs, as if the tiles of the other variables had moved.
-var<workgroup> grown: array<u32, (NSG + 3u) / 4u * 4u>;
 
 var<private> kreg: array<kv_chunk, NL>; // the next step's keys, in flight while this one computes
 var<private> vreg: array<kv_chunk, NL>;
@@ -100,8 +93,8 @@ fn stage_q(tl: Tile, lid: u32) {
   }
 }
 
-// The step's keys and values at t0 into registers; keys at or past kHi load as zeros.
-fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32) {
+// The step's keys (and values) at t0 into registers; keys at or past kHi load as zeros.
+fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, withV: bool) {
   let btRow = tl.seq * params.maxBlocksPerSeq;
   for (var l = 0u; l < NL; l++) {
     let i = lid + l * WG;
@@ -111,7 +104,7 @@ fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32) {
     if (i < TK * CV && p < kHi) {
       let src = cache_chunk(tl, btRow, p, i % CV);
       kx = kCache[src];
-      vx = vCache[src];
+      if (withV) { vx = vCache[src]; }
     }
     kreg[l] = kx;
     vreg[l] = vx;
@@ -127,17 +120,17 @@ fn chunk_halves(c: kv_chunk) -> array<f16, 8> {
   return array<f16, 8>(a.x, a.y, b.x, b.y, e.x, e.y, f.x, f.y);
 }
 
-// Registers -> kt and vt.
-fn stage_kv(lid: u32) {
+// Registers -> kt (and vt).
+fn stage_kv(lid: u32, withV: bool) {
   for (var l = 0u; l < NL; l++) {
     let i = lid + l * WG;
     if (i < TK * CV) {
       let o = (i / CV) * KS + (i % CV) * KV_CHUNK;
       let hk = chunk_halves(kreg[l]);
-      let hv = chunk_halves(vreg[l]);
-      for (var e = 0u; e < 8u; e++) {
-        kt[o + e] = hk[e];
-        vt[o + e] = hv[e];
+      for (var e = 0u; e < 8u; e++) { kt[o + e] = hk[e]; }
+      if (withV) {
+        let hv = chunk_halves(vreg[l]);
+        for (var e = 0u; e < 8u; e++) { vt[o + e] = hv[e]; }
       }
     }
   }
@@ -220,59 +213,29 @@ fn accumulate_pv(acc: ptr<function, Acc>, lid: u32) {
   }
 }
 
-// One O tile of this subgroup times its rows' factors (this lane's row: alpha), through ss[sg]
-// (16 x 16 at stride 16).
+// O tile n of this subgroup -> ss[sg] (16 x 16 at stride 16).
 @diagnostic(off, chromium.subgroup_matrix_uniformity)
-fn scaled_tile(c: C, alpha: f32, lid: u32) -> C {
-  let lane = lid % SG_SIZE;
-  let base = (lid / SG_SIZE) * SUB * SSK;
-  subgroupMatrixStore<row_major>(&ss, base, c, SUB);
-  workgroupBarrier();
-  let o = base + (lane / LPR) * SUB + (lane % LPR) * OPL;
-  for (var e = 0u; e < OPL; e++) { ss[o + e] *= alpha; }
-  workgroupBarrier();
-  let r = subgroupMatrixLoad<C, row_major>(&ss, base, SUB);
-  workgroupBarrier();
-  return r;
-}
-
-// O's rows times alpha, tile by tile (named fields, no dynamic index: O stays in registers).
-fn rescale_o(acc: ptr<function, Acc>, alpha: f32, lid: u32) {
-  (*acc).o0 = scaled_tile((*acc).o0, alpha, lid);
-  if (DS > 1u) { (*acc).o1 = scaled_tile((*acc).o1, alpha, lid); }
-  if (DS > 2u) { (*acc).o2 = scaled_tile((*acc).o2, alpha, lid); }
-  if (DS > 3u) { (*acc).o3 = scaled_tile((*acc).o3, alpha, lid); }
-  if (DS > 4u) { (*acc).o4 = scaled_tile((*acc).o4, alpha, lid); }
-  if (DS > 5u) { (*acc).o5 = scaled_tile((*acc).o5, alpha, lid); }
-  if (DS > 6u) { (*acc).o6 = scaled_tile((*acc).o6, alpha, lid); }
-  if (DS > 7u) { (*acc).o7 = scaled_tile((*acc).o7, alpha, lid); }
-  if (DS > 8u) { (*acc).o8 = scaled_tile((*acc).o8, alpha, lid); }
-  if (DS > 9u) { (*acc).o9 = scaled_tile((*acc).o9, alpha, lid); }
-  if (DS > 10u) { (*acc).o10 = scaled_tile((*acc).o10, alpha, lid); }
-  if (DS > 11u) { (*acc).o11 = scaled_tile((*acc).o11, alpha, lid); }
-  if (DS > 12u) { (*acc).o12 = scaled_tile((*acc).o12, alpha, lid); }
-  if (DS > 13u) { (*acc).o13 = scaled_tile((*acc).o13, alpha, lid); }
-  if (DS > 14u) { (*acc).o14 = scaled_tile((*acc).o14, alpha, lid); }
-  if (DS > 15u) { (*acc).o15 = scaled_tile((*acc).o15, alpha, lid); }
-}
-
-// O tile n / l -> out, through ss[sg]; lanes of a row take 4-column groups.
-@diagnostic(off, chromium.subgroup_matrix_uniformity)
-fn write_tile(c: C, n: u32, tl: Tile, inv: f32, lid: u32) {
-  let sg = lid / SG_SIZE;
-  let lane = lid % SG_SIZE;
-  let row = lane / LPR;
-  let qi = row_query(sg, row);
-  subgroupMatrixStore<row_major>(&ss, sg * SUB * SSK, c, SUB);
-  workgroupBarrier();
-  for (var v = lane % LPR; v < SUB / 4u; v += LPR) {
-    let o = sg * SUB * SSK + row * SUB + v * 4u;
-    if (qi < tl.nq) {
-      let x = vec4<f32>(ss[o], ss[o + 1u], ss[o + 2u], ss[o + 3u]) * inv;
-      out[((tl.token0 + qi) * params.numKvHeads * G + row_head(tl, row)) * DV + n * 4u + v] = vec4<act_t>(x);
-    }
+fn stage_o(acc: ptr<function, Acc>, n: u32, lid: u32) {
+  var c = (*acc).o0;
+  switch (n) {
+    case 1u: { c = (*acc).o1; }
+    case 2u: { c = (*acc).o2; }
+    case 3u: { c = (*acc).o3; }
+    case 4u: { c = (*acc).o4; }
+    case 5u: { c = (*acc).o5; }
+    case 6u: { c = (*acc).o6; }
+    case 7u: { c = (*acc).o7; }
+    case 8u: { c = (*acc).o8; }
+    case 9u: { c = (*acc).o9; }
+    case 10u: { c = (*acc).o10; }
+    case 11u: { c = (*acc).o11; }
+    case 12u: { c = (*acc).o12; }
+    case 13u: { c = (*acc).o13; }
+    case 14u: { c = (*acc).o14; }
+    case 15u: { c = (*acc).o15; }
+    default: {}
   }
-  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss, (lid / SG_SIZE) * SUB * SSK, c, SUB);
 }
 
 @compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
@@ -286,63 +249,64 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let c0 = (lane % LPR) * CPL;   // and its first score column
   stage_q(tl, lid);
 
-  var m = MASKED; // the row's reference (log2 units): every P = 2^(s - m) <= 2^TAU
-  var l = 0.0;    // this lane's part of the row's sum of P
-  var acc: Acc;
-  load_kv(tl, kr.x, kr.y, lid);
+  // Pass 1: each row's max m and sum l of 2^(s - m), over this lane's columns, then its row's.
+  var m = MASKED;
+  var l = 0.0;
+  load_kv(tl, kr.x, kr.y, lid, false);
   for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
-    stage_kv(lid);
+    stage_kv(lid, false);
     workgroupBarrier();
-    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid); }
+    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, false); }
     scores(lid);
     workgroupBarrier();
     let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
     var mt = MASKED;
     for (var c = 0u; c < CPL; c++) { mt = max(mt, sv[c]); }
-    for (var x = 1u; x < LPR; x <<= 1u) { mt = max(mt, subgroupShuffleXor(mt, x)); }
-    // The reference moves when the row's max passes it by more than TAU; O holds sums taken
-    // against the old one only if the row had a valid key before.
-    var alpha = 1.0;
-    let moves = mt > m + TAU;
-    let costly = moves && m > VALID_MIN;
-    if (moves) {
-      alpha = select(0.0, exp2(m - mt), m > VALID_MIN);
-      m = mt;
-    }
-    l *= alpha;
+    let mNew = max(m, mt);
+    l *= select(0.0, exp2(m - mNew), m > VALID_MIN);
+    for (var c = 0u; c < CPL; c++) { l += select(0.0, exp2(sv[c] - mNew), sv[c] > VALID_MIN); }
+    m = mNew;
+    // (the next step's stage_kv writes kt after every subgroup's scores: the barrier above)
+  }
+  for (var x = 1u; x < LPR; x <<= 1u) {
+    let mo = subgroupShuffleXor(m, x);
+    let lo = subgroupShuffleXor(l, x);
+    let mNew = max(m, mo);
+    l = select(0.0, l * exp2(m - mNew), m > VALID_MIN) + select(0.0, lo * exp2(mo - mNew), mo > VALID_MIN);
+    m = mNew;
+  }
+
+  // Pass 2: P = 2^(s - m) as f16, O += P V.
+  var acc: Acc;
+  load_kv(tl, kr.x, kr.y, lid, true);
+  for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
+    stage_kv(lid, true);
+    workgroupBarrier();
+    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, true); }
+    scores(lid);
+    workgroupBarrier();
+    let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
     for (var c = 0u; c < CPL; c++) {
-      let p = select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN);
-      pt[(sg * SUB + row) * PS + c0 + c] = f16(p);
-      l += p;
+      pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));
     }
-    let anyCostly = subgroupAny(costly);
-    if (lane == 0u) { grown[sg] = select(0u, 1u, anyCostly); }
-    // (a barrier: pt and the flags are visible, every lane has read ss)
-    let flags = workgroupUniformLoad(&grown);
-    var rescale = false;
-    for (var i = 0u; i < NSG; i++) { rescale = rescale || flags[i] != 0u; }
-    if (rescale) { rescale_o(&acc, alpha, lid); }
+    workgroupBarrier();
     accumulate_pv(&acc, lid);
     workgroupBarrier(); // kt, vt and pt are free for the next step
   }
-  for (var x = 1u; x < LPR; x <<= 1u) { l += subgroupShuffleXor(l, x); }
 
-  // Epilogue: O / l, tile by tile.
+  // Epilogue: O / l, tile by tile through ss[sg]; lanes of a row take 4-column groups.
+  let qi = row_query(sg, row);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  write_tile(acc.o0, 0u, tl, inv, lid);
-  if (DS > 1u) { write_tile(acc.o1, 1u, tl, inv, lid); }
-  if (DS > 2u) { write_tile(acc.o2, 2u, tl, inv, lid); }
-  if (DS > 3u) { write_tile(acc.o3, 3u, tl, inv, lid); }
-  if (DS > 4u) { write_tile(acc.o4, 4u, tl, inv, lid); }
-  if (DS > 5u) { write_tile(acc.o5, 5u, tl, inv, lid); }
-  if (DS > 6u) { write_tile(acc.o6, 6u, tl, inv, lid); }
-  if (DS > 7u) { write_tile(acc.o7, 7u, tl, inv, lid); }
-  if (DS > 8u) { write_tile(acc.o8, 8u, tl, inv, lid); }
-  if (DS > 9u) { write_tile(acc.o9, 9u, tl, inv, lid); }
-  if (DS > 10u) { write_tile(acc.o10, 10u, tl, inv, lid); }
-  if (DS > 11u) { write_tile(acc.o11, 11u, tl, inv, lid); }
-  if (DS > 12u) { write_tile(acc.o12, 12u, tl, inv, lid); }
-  if (DS > 13u) { write_tile(acc.o13, 13u, tl, inv, lid); }
-  if (DS > 14u) { write_tile(acc.o14, 14u, tl, inv, lid); }
-  if (DS > 15u) { write_tile(acc.o15, 15u, tl, inv, lid); }
+  for (var n = 0u; n < DS; n++) {
+    stage_o(&acc, n, lid);
+    workgroupBarrier();
+    for (var v = lane % LPR; v < SUB / 4u; v += LPR) {
+      let o = sg * SUB * SSK + row * SUB + v * 4u;
+      if (qi < tl.nq) {
+        let x = vec4<f32>(ss[o], ss[o + 1u], ss[o + 2u], ss[o + 3u]) * inv;
+        out[((tl.token0 + qi) * params.numKvHeads * G + row_head(tl, row)) * DV + n * 4u + v] = vec4<act_t>(x);
+      }
+    }
+    workgroupBarrier();
+  }
 }

@@ -33,9 +33,8 @@ export function attentionTensorLayout(d: Pick<AttentionDims, 'numHeads' | 'numKv
   const G = d.numHeads / d.numKvHeads;
   const nsg = c.sgs;
   const ks = d.headDim + PAD;
-  // qt (f16, rows of ks but the last), kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt
-  // (f16, rows of tk + PAD), the rescale flags, the tile record
-  const wgBytes = 2 * (nsg * SUB * ks - PAD) + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * nsg * SUB * (c.tk + PAD) + 16 * Math.ceil(nsg / 4) + 16;
+  // qt, kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt (f16, rows of tk + PAD), the tile record
+  const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * nsg * SUB * (c.tk + PAD) + 16;
   const wg = nsg * sgSize;
   return { G, nsg, tq: attentionTensorTq(d, c), wg, loads: Math.ceil((c.tk * d.headDim) / 8 / wg), wgBytes };
 }
@@ -96,10 +95,10 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
     return r;
   },
   space,
-  // 4 subgroups per workgroup in 16-key steps (the space's first). H200, Llama-3.1-8B heads, one
-  // layer's prompt of 512 / 2048 tokens (bench/attention-variants.js --kernel tensor, one call):
-  // 0.094 / 0.899 ms, 32-key steps 0.102 / 0.983, 2 subgroups 0.189 / 2.175; the two-pass kernel
-  // before took 0.129 / 1.262 (same config).
+  // 4 subgroups per workgroup in 16-key steps (the space's first; H200, Llama-3.1-8B heads,
+  // bench/attention.ts --tune, same call, prompts of 128 / 512 / 2048 tokens: 0.024 / 0.128 /
+  // 1.262 ms per layer, where 32-key steps took 0.025 / 0.134 / 1.285, 2 subgroups 0.029 / 0.161 /
+  // 1.639 and 1 subgroup 0.038 / 0.261 / 2.975: more, smaller workgroups did not help).
   defaultConfig(s, dev) {
     return space(s, dev)[0] ?? { sgs: 1, tk: 16 };
   },
