@@ -12,6 +12,8 @@
 //   3 params Params { numTokens, intermediateSize, gateOffset, upOffset, rowStride }
 // Prelude: act_t, Params.
 // Grid: one invocation per output element; workgroups spread over x,y.
+// Where intermediateSize % 4 == 0 the spec builds shaders/swiglu-vec4.wgsl instead (this contract,
+// four outputs per invocation).
 // Variant: shaders/swiglu-quant-x.wgsl's main_quant_x (added to the module only for it) also
 // quantizes out to int8 for the int8-dot GEMV that reads it next (bindings 4 xq and 5 xs).
 // Tunables: WG. Precision: f32 math.

@@ -137,8 +137,8 @@ export const ATTENTION_FAMILIES: ConformanceFamily[] = [
         [GQA8_D64_F16KV_BS8, seqs([33, 200], [16, 16])],
         [GQA3_D32_F16KV, seqs([50, 70], [7, 7]), { slidingWindow: 20 }],
         [GQA2_D16_F16KV_BS32, seqs([20, 1500])],
-        // scores spread wide (scale ~20x the usual): rows' maxima keep growing over the keys, so
-        // the one-pass softmax must rescale O many times
+        // scores spread wide (scale ~20x the usual): logits tens of units apart, rows' maxima
+        // growing over the keys, probabilities near f16's smallest
         [GQA4_D128_F16KV, seqs([70, 70], [40, 300]), { scale: 2 }],
         [GQA3_D32_F16KV, seqs([64, 64]), { scale: 4 }],
       ];
