@@ -39,11 +39,11 @@ const VARIANTS: Record<string, (s: string) => string> = {
 const TENSOR_VARIANTS: Record<string, (s: string) => string> = {
   base: (s) => s,
   // pass 2 alone (m = 0): what the first pass over the keys costs
-  pass2_only: (s) => s.replace('var m = MASKED;', 'var m = 0.0;').replace('for (var t0 = kr.x; t0 < kr.y; t0 += TK) {\n    stage_kv(lid, false);', 'for (var t0 = kr.x; t0 < kr.x; t0 += TK) {\n    stage_kv(lid, false);'),
+  pass2_only: (s) => s.replace('var m = MASKED;', 'var m = 0.0;').replace('for (var t0 = kr.x; t0 < kr.y; t0 += TK) {\n    let sv = step_logits(tl, kr, t0, lid, btRow, false);', 'for (var t0 = kr.x; t0 < kr.x; t0 += TK) {\n    let sv = step_logits(tl, kr, t0, lid, btRow, false);'),
   // no K/V from memory (the block-table lookup stays): the global loads' share
   no_load: (s) => s.replace('kx = kCache[src];', 'kx = kv_chunk(src);').replace('if (withV) { vx = vCache[src]; }', 'if (withV) { vx = kv_chunk(src + 1u); }'),
   // no q . k products
-  no_scores: (s) => s.replace(/\n    scores\(lid\);/g, ''),
+  no_scores: (s) => s.replace('\n  scores(lid);', ''),
   // no p . v products
   no_pv: (s) => s.replace('accumulate_pv(&acc, lid);', ''),
   // probabilities without exp2, mask or scale

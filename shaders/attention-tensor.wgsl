@@ -7,8 +7,8 @@
 //
 // Prelude: enables; act_t; Params; attention-kv-f16.wgsl (kv_chunk: 8 halves per 16-byte load),
 // attention-common.wgsl (bindings, MASKED, VALID_MIN, LOG2E), attention-tile.wgsl (find_tile,
-// key_range, cache_chunk); generated consts D (head dim, a multiple of 16), G (query heads per
-// kv head, at most 16), NSG (subgroups per workgroup), TK (keys per step: 16, 32, 48 or 64),
+// key_range, cache_chunk, load_kv); generated consts D (head dim, a multiple of 16), G (query
+// heads per kv head, at most 16), NSG (subgroups per workgroup), TK (keys per step: 16, 32, 48 or 64),
 // BLOCK_SIZE, SG_SIZE (the adapter's fixed subgroup size: 16, 32 or 64).
 // Grid: attention.wgsl's, with TQ = NSG * QS queries per tile. Each subgroup takes 16 rows:
 // QS = floor(16 / G) queries x the G query heads of the workgroup's kv head (row = query * G +
@@ -90,24 +90,6 @@ fn stage_q(tl: Tile, lid: u32) {
     qt[o + 1u] = x.y;
     qt[o + 2u] = x.z;
     qt[o + 3u] = x.w;
-  }
-}
-
-// The step's keys (and values) at t0 into registers; keys at or past kHi load as zeros.
-fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, withV: bool) {
-  let btRow = tl.seq * params.maxBlocksPerSeq;
-  for (var l = 0u; l < NL; l++) {
-    let i = lid + l * WG;
-    let p = t0 + i / CV;
-    var kx = kv_chunk();
-    var vx = kv_chunk();
-    if (i < TK * CV && p < kHi) {
-      let src = cache_chunk(tl, btRow, p, i % CV);
-      kx = kCache[src];
-      if (withV) { vx = vCache[src]; }
-    }
-    kreg[l] = kx;
-    vreg[l] = vx;
   }
 }
 
@@ -238,6 +220,19 @@ fn stage_o(acc: ptr<function, Acc>, n: u32, lid: u32) {
   subgroupMatrixStore<row_major>(&ss, (lid / SG_SIZE) * SUB * SSK, c, SUB);
 }
 
+// One key step of either pass: the staged K (and V) of t0 to workgroup memory, the next step's
+// loads issued, the scores, and this lane's logits (the two barriers: the tiles are staged, the
+// scores are in ss).
+fn step_logits(tl: Tile, kr: vec2<u32>, t0: u32, lid: u32, btRow: u32, withV: bool) -> array<f32, CPL> {
+  stage_kv(lid, withV);
+  workgroupBarrier();
+  if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, btRow, withV); }
+  scores(lid);
+  workgroupBarrier();
+  let lane = lid % SG_SIZE;
+  return lane_logits(tl, lid / SG_SIZE, lane / LPR, (lane % LPR) * CPL, t0, kr.y);
+}
+
 @compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tl = find_tile(wid, lid);
@@ -247,19 +242,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let lane = lid % SG_SIZE;
   let row = lane / LPR;          // this lane's score row (of its subgroup's 16)
   let c0 = (lane % LPR) * CPL;   // and its first score column
+  let btRow = tl.seq * params.maxBlocksPerSeq;
   stage_q(tl, lid);
 
   // Pass 1: each row's max m and sum l of 2^(s - m), over this lane's columns, then its row's.
   var m = MASKED;
   var l = 0.0;
-  load_kv(tl, kr.x, kr.y, lid, false);
+  load_kv(tl, kr.x, kr.y, lid, btRow, false);
   for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
-    stage_kv(lid, false);
-    workgroupBarrier();
-    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, false); }
-    scores(lid);
-    workgroupBarrier();
-    let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
+    let sv = step_logits(tl, kr, t0, lid, btRow, false);
     var mt = MASKED;
     for (var c = 0u; c < CPL; c++) { mt = max(mt, sv[c]); }
     let mNew = max(m, mt);
@@ -278,14 +269,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
   // Pass 2: P = 2^(s - m) as f16, O += P V.
   var acc: Acc;
-  load_kv(tl, kr.x, kr.y, lid, true);
+  load_kv(tl, kr.x, kr.y, lid, btRow, true);
   for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
-    stage_kv(lid, true);
-    workgroupBarrier();
-    if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, true); }
-    scores(lid);
-    workgroupBarrier();
-    let sv = lane_logits(tl, sg, row, c0, t0, kr.y);
+    let sv = step_logits(tl, kr, t0, lid, btRow, true);
     for (var c = 0u; c < CPL; c++) {
       pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));
     }

@@ -2,8 +2,11 @@
 // Grid x: tiles of TQ queries of one sequence, found by binary search over queryStartLoc:
 // sequence s owns the tile ids from floor(queryStartLoc[s] / TQ) + s, so the grid needs no
 // per-step table; ids past a sequence's last tile get nq = 0 and exit. Grid y: the kv head.
+// Also the loads of a key tile into registers (load_kv), shared by both kernels.
 // Prelude library; needs TQ, BLOCK_SIZE and CV (16-byte chunks per cached key row; consts or
-// overrides), Params { numSeqs, window, numKvHeads }, queryStartLoc, seqLens, blockTables.
+// overrides), Params { numSeqs, window, numKvHeads }, queryStartLoc, seqLens, blockTables; for
+// load_kv also TK, WG, NL (chunks per invocation) and the private arrays kreg, vreg (>= NL each),
+// kCache and vCache.
 
 var<workgroup> tile: vec4<u32>; // (seq, first token, queries in tile, first query pos)
 
@@ -48,4 +51,25 @@ fn key_range(tl: Tile) -> vec2<u32> {
 fn cache_chunk(tl: Tile, btRow: u32, p: u32, c: u32) -> u32 {
   let block = blockTables[btRow + p / BLOCK_SIZE];
   return ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + c;
+}
+
+// Issues the loads of the key tile at t0 (its K, and V when withV) into kreg / vreg; keys at or
+// past kHi load as zeros. Nothing waits for them until the caller stages them, so they stay in
+// flight while the previous tile computes (the block-table lookup and the cache read are two
+// dependent trips to memory: serialized per tile, they dominated). btRow: the sequence's first
+// block-table entry.
+fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32, withV: bool) {
+  for (var l = 0u; l < NL; l++) {
+    let i = lid + l * WG;
+    let p = t0 + i / CV;
+    var kx = kv_chunk();
+    var vx = kv_chunk();
+    if (i < TK * CV && p < kHi) {
+      let src = cache_chunk(tl, btRow, p, i % CV);
+      kx = kCache[src];
+      if (withV) { vx = vCache[src]; }
+    }
+    kreg[l] = kx;
+    vreg[l] = vx;
+  }
 }

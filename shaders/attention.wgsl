@@ -30,7 +30,7 @@
 // Prelude: act_t, Params, kv_chunk + KV_CHUNK + kv_chunk_lo/hi (attention-kv-f32.wgsl |
 //   attention-kv-f16.wgsl: an f16 cache is read 8 dims per 16-byte load, so D % 8 == 0 there),
 //   attention-common.wgsl (the bindings, MASKED / VALID_MIN / LOG2E), attention-tile.wgsl (find_tile,
-//   key_range: which queries and keys a workgroup takes).
+//   key_range: which queries and keys a workgroup takes; load_kv: a key tile into kreg / vreg).
 //
 // Why this cache layout: one workgroup reads one kv head, and head-major blocks make that a
 // contiguous run of BLOCK_SIZE * D elements per block (the same bytes as token-major, fewer
@@ -89,25 +89,6 @@ var<private> lsum: array<f32, MAX_ROWS>;
 var<private> mrow: array<f32, MAX_ROWS>;      // score rows srs + j * NRS
 var<private> kreg: array<kv_chunk, MAX_LOADS>; // the next key tile, in flight while this one computes
 var<private> vreg: array<kv_chunk, MAX_LOADS>;
-
-// Issues the loads of the key tile at t0 into registers; nothing waits for them until
-// stage_tile, so they stay in flight while the previous tile computes (the block-table lookup
-// and the cache read are two dependent trips to memory: serialized per tile, they dominated).
-fn load_tile(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32) {
-  for (var l = 0u; l < NL; l++) {
-    let i = lid + l * WG;
-    let p = t0 + i / CV;
-    var kx = kv_chunk();
-    var vx = kv_chunk();
-    if (i < TK * CV && p < kHi) {
-      let src = cache_chunk(tl, btRow, p, i % CV);
-      kx = kCache[src];
-      vx = vCache[src];
-    }
-    kreg[l] = kx;
-    vreg[l] = vx;
-  }
-}
 
 // Registers -> workgroup memory (f32): K rows padded by one vector, V rows dense.
 fn stage_tile(lid: u32) {
@@ -208,11 +189,11 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
   let odv = lid % DV;  // output mapping: dims odv, rows ors + j * NRO
   let ors = lid / DV;
   let btRow = tl.seq * params.maxBlocksPerSeq;
-  if (kLo < kHi) { load_tile(tl, kLo, kHi, lid, btRow); }
+  if (kLo < kHi) { load_kv(tl, kLo, kHi, lid, btRow, true); }
   for (var t0 = kLo; t0 < kHi; t0 += TK) {
     stage_tile(lid);
     workgroupBarrier();
-    if (t0 + TK < kHi) { load_tile(tl, t0 + TK, kHi, lid, btRow); }
+    if (t0 + TK < kHi) { load_kv(tl, t0 + TK, kHi, lid, btRow, true); }
 
     // Threads past NRS score row sets (or NRO output row sets) idle until the next barrier.
     if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }
