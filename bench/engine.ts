@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { ActDType } from '../src/core/dtype.js';
 import { createEngine, type WgllmEngine } from '../src/engine/create.js';
 import { acquireGpu } from '../src/gpu/acquire.js';
+import { GPUBufferUsageConst } from '../src/gpu/constants.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { openModelFiles } from '../src/model/open.js';
 import { ModelRunner } from '../src/model/runner.js';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     'fuse-quantize-x': { type: 'string' }, // off | norms | all: the step timing's runner (default: the runner's own)
     'fuse-rope': { type: 'string' }, // on | off: RoPE in the KV write, the step timing's runner (default: the runner's own)
     'tensor-attention': { type: 'string' }, // on | off: prompt chunks' attention on tensor cores, the step timing's runner
+    'fuse-swiglu': { type: 'string' }, // on | off: SwiGLU in gate|up's tensor GEMM, the step timing's runner
     // also write each decode run's inter-token latencies in arrival order (for stall patterns)
     'itl-series': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -86,15 +88,69 @@ async function decodeBench(engine: WgllmEngine, batch: number, gen: number, prom
   return { batch, gen, promptLen, ...decodeSummary(traces, tStart, batch), ...series };
 }
 
-async function prefillBench(engine: WgllmEngine, len: number, vocab: number, repeats: number) {
+/**
+ * Host timeline of one request: when the engine submitted GPU work and when its readback mapped,
+ * in ms after the request (queue.submit and GPUBuffer.mapAsync wrapped for the run): where the
+ * time to first token goes besides the GPU's pass.
+ */
+interface HostTimeline {
+  firstSubmitMs: number;
+  lastSubmitMs: number;
+  submits: number;
+  mapCallMs: number;
+  mapResolvedMs: number;
+}
+
+async function withHostTimeline<T>(gpu: GpuContext, run: (t0: () => void) => Promise<T>): Promise<{ value: T; timeline: HostTimeline }> {
+  const queue = gpu.queue;
+  const submit = queue.submit.bind(queue);
+  const probe = gpu.device.createBuffer({ size: 4, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
+  const proto = Object.getPrototypeOf(probe) as GPUBuffer;
+  probe.destroy();
+  const mapAsync = proto.mapAsync;
+  let start = NaN;
+  const submits: number[] = [];
+  let mapCall = NaN;
+  let mapResolved = NaN;
+  queue.submit = (bufs: Iterable<GPUCommandBuffer>) => {
+    submits.push(performance.now());
+    submit(bufs);
+  };
+  proto.mapAsync = async function (this: GPUBuffer, ...a: Parameters<GPUBuffer['mapAsync']>) {
+    mapCall = performance.now();
+    await mapAsync.apply(this, a);
+    mapResolved = performance.now();
+  };
+  try {
+    const value = await run(() => {
+      start = performance.now();
+      submits.length = 0;
+    });
+    const rel = (t: number) => round(t - start)!;
+    return { value, timeline: { firstSubmitMs: rel(submits[0]!), lastSubmitMs: rel(submits.at(-1)!), submits: submits.length, mapCallMs: rel(mapCall), mapResolvedMs: rel(mapResolved) } };
+  } finally {
+    queue.submit = submit;
+    proto.mapAsync = mapAsync;
+  }
+}
+
+async function prefillBench(engine: WgllmEngine, gpu: GpuContext, len: number, vocab: number, repeats: number) {
   const ttft: number[] = [];
+  const timelines: HostTimeline[] = [];
   // A fresh random prompt each time: the prefix cache must not serve it.
   for (let r = 0; r < repeats; r++) {
-    const { traces } = await runRequests(engine, [randomIds(len, vocab, 5000 + 31 * len + r)], 1);
-    ttft.push(traces[0]!.ttftMs);
+    const ids = randomIds(len, vocab, 5000 + 31 * len + r);
+    const { value, timeline } = await withHostTimeline(gpu, async (t0) => {
+      t0();
+      return runRequests(engine, [ids], 1);
+    });
+    ttft.push(value.traces[0]!.ttftMs);
+    timelines.push(timeline);
   }
   const ms = median(ttft);
-  return { promptLen: len, repeats, ttftMs: round(ms), ttftAllMs: ttft.map((x) => round(x)), tokensPerSec: round(len / (ms / 1e3), 2) };
+  const med = (f: (t: HostTimeline) => number) => round(median(timelines.map(f)));
+  const hostTimelineMs = { firstSubmit: med((t) => t.firstSubmitMs), lastSubmit: med((t) => t.lastSubmitMs), submits: med((t) => t.submits), mapCall: med((t) => t.mapCallMs), mapResolved: med((t) => t.mapResolvedMs) };
+  return { promptLen: len, repeats, ttftMs: round(ms), ttftAllMs: ttft.map((x) => round(x)), tokensPerSec: round(len / (ms / 1e3), 2), hostTimelineMs };
 }
 
 async function servingBench(engine: WgllmEngine, n: number, lens: number[], gen: number, vocab: number) {
@@ -132,6 +188,7 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     ...(args['fuse-quantize-x'] ? { fuseQuantizeX: args['fuse-quantize-x'] === 'all' ? true : args['fuse-quantize-x'] === 'norms' ? 'norms' : false } : {}),
     ...(args['fuse-rope'] ? { fuseRope: args['fuse-rope'] === 'on' } : {}),
     ...(args['tensor-attention'] ? { tensorAttention: args['tensor-attention'] === 'on' } : {}),
+    ...(args['fuse-swiglu'] ? { fuseSwiglu: args['fuse-swiglu'] === 'on' } : {}),
   });
   await model.close();
   const steps: StepTiming[] = [];
@@ -230,7 +287,7 @@ async function main(): Promise<void> {
       const rows = [];
       for (const len of prompts) {
         log(`prefill ${len}`);
-        rows.push(await prefillBench(engine, len, V, 3));
+        rows.push(await prefillBench(engine, gpu, len, V, 3));
       }
       result.prefill = rows;
     }

@@ -6,13 +6,14 @@
 //   0 x      [M, K] act_t                read, through x_unit (shaders/lib/tensor-x-*.wgsl)
 //   1 w      [N, K] in its stored format read, through w_unit (shaders/lib/tensor-w-*.wgsl)
 //   2 bias   [N]    f32                  read (main_bias only)
-//   3 y      [M, N] act_t                write
+//   3 y      [M, N] act_t                write ([M, N / 2] for main_glu)
 //   4 params Params { M, N, K, KC }
 //   6 part   [SPLIT, M, N] f32           scratch, main_split only (shaders/lib/gemm-grid.wgsl)
 // Prelude: enables; act_t; Params; generated consts SPLIT, SM, SN, SK (one of the device's f16 -> f32
 // subgroup-matrix configs: left SM x SK, right SK x SN, result SM x SN), SG_M, SG_N (a grid of
 // subgroups per workgroup), TI, TJ (result tiles per subgroup), BK (columns of K per step),
-// SG_SIZE (the adapter's subgroup size), DB (0 or 1), PROD (producer subgroups, 0: none), K_TAIL (1 where K % BK != 0); x's reader and f16 staging units
+// SG_SIZE (the adapter's subgroup size), DB (0 or 1), PROD (producer subgroups, 0: none), K_TAIL (1 where K % BK != 0),
+// GLU (1: the SwiGLU epilogue's row order, main_glu's); x's reader and f16 staging units
 // (X_UNIT_QUADS, x_unit: lib/tensor-x-oct.wgsl, or lib/tensor-x-units.wgsl over a quad reader); a
 // weight reader and its f16 staging units (W_UNIT_QUADS, w_unit, w_unit_quad: see
 // lib/tensor-w-units.wgsl; f16 and Q4_0/Q8_0 decode straight to halves: without that each staged
@@ -33,6 +34,11 @@
 // that use subgroup matrices, and the entry points that pass them `lid` (the analysis reports a
 // callee's requirement at the call site), therefore turn the chromium.subgroup_matrix_uniformity
 // diagnostic off; the tuner's validation rejects this kernel where the assumption fails.
+// main_glu (GLU = 1, SPLIT = 1, TJ even): W stacks gate rows [0, F) over up rows [F, 2F), N = 2F,
+// and y[m, f] = silu(x[m] . W[f]) * (x[m] . W[F + f]), f < F: a fused gate|up projection and its
+// activation without the [M, N] product in memory. The tile's SN-row blocks of W alternate gate
+// and up rows of the same outputs (w_row), so a subgroup's result tiles (i, j) and (i, j + 1), j
+// even, hold the gate and up sums of SN outputs, and its lanes combine them in the epilogue.
 // DB = 1 double-buffers the staged tiles (one barrier per step instead of two). PROD > 0 adds
 // that many producer subgroups, which do all of the staging while the SG_M x SG_N others multiply
 // (tc_accumulate_roles).
@@ -84,6 +90,17 @@ struct Staged {
   w: array<vec4<f16>, NWU * W_UNIT_QUADS>, // unit j's quad e at j * W_UNIT_QUADS + e
 }
 
+// W's row for row r (< BN) of the tile starting at n0: n0 + r, or with GLU the gate (even
+// SN-row blocks) or up row (odd ones) of output n0 / 2 + (r / SN / 2) * SN + r % SN. Rows past the
+// end are clamped (see tc_load).
+fn w_row(n0: u32, r: u32) -> u32 {
+  if (GLU == 0u) { return min(n0 + r, params.N - 1u); }
+  let F = params.N / 2u;
+  let b = r / SN;
+  let f = min(n0 / 2u + (b / 2u) * SN + r % SN, F - 1u);
+  return select(F + f, f, b % 2u == 0u);
+}
+
 // Staging invocation li's (of LW) quads of the x and W tiles at k0, read (and dequantized) into registers.
 // Adjacent invocations take adjacent quads of one row: the global loads coalesce. Columns at or
 // past kend (the end of this workgroup's split) load as zeros; where K is a multiple of BK
@@ -110,7 +127,7 @@ fn tc_load(wid: vec3u, li: u32, k0: u32, kend: u32) -> Staged {
     var v = array<vec4<f16>, W_UNIT_QUADS>();
     // a unit lies inside one step, and inside or past kend as a whole (K steps and the split
     // ends are whole numbers of units)
-    if (i < BN * KU && (K_TAIL == 0u || w_unit_quad(u, 0u) * 4u < kend)) { v = w_unit(min(n0 + r, params.N - 1u), u); }
+    if (i < BN * KU && (K_TAIL == 0u || w_unit_quad(u, 0u) * 4u < kend)) { v = w_unit(w_row(n0, r), u); }
     for (var e = 0u; e < W_UNIT_QUADS; e++) { st.w[j * W_UNIT_QUADS + e] = v[e]; }
   }
   return st;
@@ -340,6 +357,41 @@ fn main_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
     for (var e = lid % SG_SIZE; lid < NC * SG_SIZE && e < SM * SN; e += SG_SIZE) {
       let o = tc_out(wid, lid, t, e);
       if (o.x != NONE) { part[base + o.x] = ct[o.z]; }
+    }
+    workgroupBarrier();
+  }
+}
+
+// SwiGLU epilogue (see the header): per pair of result tiles, the gate sums go through ct[sg] to
+// each lane's registers, then the up sums, and lane e of the pair writes silu(gate) * up.
+const GLU_PER_LANE = (SM * SN + SG_SIZE - 1u) / SG_SIZE;
+
+@compute @workgroup_size(WG) @diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn main_glu(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var acc: Acc;
+  tc_accumulate(&acc, wid, lid);
+  let sg = lid / SG_SIZE;
+  let lane = lid % SG_SIZE;
+  let mult = lid < NC * SG_SIZE; // producers (PROD) hold no sums
+  let F = params.N / 2u;
+  for (var t = 0u; t < 16u; t += 2u) {
+    if (t / 4u >= TI || t % 4u >= TJ) { continue; } // uniform: t and the consts only
+    tc_stage_result(&acc, t, lid);
+    var g: array<f32, GLU_PER_LANE>;
+    for (var k = 0u; k < GLU_PER_LANE; k++) {
+      let e = lane + k * SG_SIZE;
+      if (mult && e < SM * SN) { g[k] = ct[sg * SM * SN + e]; }
+    }
+    workgroupBarrier(); // every lane has its gate sums: ct[sg] takes the up tile
+    tc_stage_result(&acc, t + 1u, lid);
+    for (var k = 0u; k < GLU_PER_LANE; k++) {
+      let e = lane + k * SG_SIZE;
+      let m = tile_of(wid).y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+      let f = tile_of(wid).x * (BN / 2u) + (sg % SG_N) * (TJ / 2u) * SN + (t % 4u / 2u) * SN + e % SN;
+      if (mult && e < SM * SN && m < params.M && f < F) {
+        let u = ct[sg * SM * SN + e];
+        y[m * F + f] = act_t(g[k] / (1.0 + exp(-g[k])) * u);
+      }
     }
     workgroupBarrier();
   }

@@ -34,6 +34,7 @@ function splitColumns(K: number, split: number, stepK: number): number {
 
 /** Entry points: the GEMM writes y itself, or partial tiles that `then` sums (bias there). */
 export function gemmEntryPoints(shape: MatmulShape, cfg: GemmGridConfig): { entryPoint: string; then?: string } {
+  if (shape.glu) return { entryPoint: 'main_glu' }; // (never split: the epilogue needs whole sums)
   if ((cfg.splitK ?? 1) <= 1) return { entryPoint: matmulEntryPoint(shape) };
   return { entryPoint: 'main_split', then: shape.bias ? 'reduce_split_bias' : 'reduce_split' };
 }

@@ -2,6 +2,7 @@ import type { ActDType } from '../core/dtype.js';
 import { roundAs } from '../core/dtype.js';
 import { Rng } from '../core/random.js';
 import { dequantize, quantize } from '../core/reference/dequant.js';
+import { swigluRef } from '../core/reference/elementwise.js';
 import { matmulRef } from '../core/reference/matmul.js';
 import type { DeviceInfo } from '../gpu/device-info.js';
 import { actSupport, bucket, randomAct, zerosAct } from './common.js';
@@ -25,6 +26,12 @@ export interface MatmulShape {
   /** input features: columns of W; a multiple of the block size (32 or 256) for block formats */
   K: number;
   bias: boolean;
+  /**
+   * SwiGLU epilogue (matmul.tensor only): W stacks the gate rows over the up rows ([2F, K], N =
+   * 2F) and y is [M, F], y[m, f] = silu(x[m] . W[f]) * (x[m] . W[F + f]): a fused gate|up
+   * projection and its activation in one pass, without writing the [M, 2F] product. No bias.
+   */
+  glu?: boolean;
 }
 
 export const MATMUL_UNIFORMS = { M: 'u32', N: 'u32', K: 'u32' } as const;
@@ -48,9 +55,19 @@ export function matmulEntryPoint(shape: MatmulShape): string {
   return shape.bias ? 'main_bias' : 'main';
 }
 
-/** Reasons common to every variant that this shape cannot run here. */
-export function matmulShapeErrors(shape: MatmulShape, dev: DeviceInfo): string[] {
+/** Columns of y: N, or F = N / 2 with the SwiGLU epilogue. */
+export function matmulOutputColumns(shape: MatmulShape): number {
+  return shape.glu ? shape.N / 2 : shape.N;
+}
+
+/**
+ * Reasons common to every variant that this shape cannot run here. `glu`: whether the variant
+ * has the SwiGLU epilogue (MatmulShape.glu).
+ */
+export function matmulShapeErrors(shape: MatmulShape, dev: DeviceInfo, opts: { glu?: boolean } = {}): string[] {
   const reasons = actSupport(shape.act, dev);
+  if (shape.glu && !opts.glu) reasons.push('the SwiGLU epilogue (glu) is matmul.tensor\'s only; run swiglu after the matmul');
+  if (shape.glu && (shape.N % 2 !== 0 || shape.bias)) reasons.push(`the SwiGLU epilogue needs gate and up rows of W (N even, got ${shape.N}) and no bias`);
   const { M, N, K } = shape;
   if (![M, N, K].every((d) => Number.isInteger(d) && d >= 1)) reasons.push(`M, N, K must be positive integers (got ${M}, ${N}, ${K})`);
   const km = kMultiple(shape.weight);
@@ -63,7 +80,7 @@ export function matmulShapeErrors(shape: MatmulShape, dev: DeviceInfo): string[]
 }
 
 export function matmulProblemKey(s: MatmulShape): string {
-  return `${s.act}:${s.weight}${s.bias ? '+bias' : ''}:m${bucket(s.M)}:n${s.N}:k${s.K}`;
+  return `${s.act}:${s.weight}${s.bias ? '+bias' : ''}${s.glu ? '+glu' : ''}:m${bucket(s.M)}:n${s.N}:k${s.K}`;
 }
 
 /** Random weights [N, K] (uniform in ±1) encoded in `format`, as the bytes a file would hold. */
@@ -83,7 +100,7 @@ export function matmulMakeInputs(shape: MatmulShape, seed: number): HostTensors 
     x: randomAct(rng, shape.act, [M, K]),
     w: randomWeights(rng, shape.weight, N, K),
     ...(shape.bias ? { bias: { dtype: 'f32', shape: [N], data: bias } } : {}),
-    y: zerosAct(shape.act, [M, N]),
+    y: zerosAct(shape.act, [M, matmulOutputColumns(shape)]),
   };
 }
 
@@ -98,6 +115,11 @@ export function matmulReference(inputs: HostTensors, shape: MatmulShape): HostTe
   const { M, N, K } = shape;
   const w = weightValues(inputs.w!, shape.weight, N, K);
   const bias = shape.bias ? (inputs.bias!.data as Float32Array) : undefined;
+  if (shape.glu) {
+    // the projections unrounded (the kernel keeps them in f32), then the activation, rounded once
+    const gateUp = matmulRef(inputs.x!.data as Float32Array, w, bias, M, N, K, (v) => v);
+    return { y: { dtype: shape.act, shape: [M, N / 2], data: swigluRef(gateUp, M, N / 2, roundAs(shape.act)) } };
+  }
   const y = matmulRef(inputs.x!.data as Float32Array, w, bias, M, N, K, roundAs(shape.act));
   return { y: { dtype: shape.act, shape: [M, N], data: y } };
 }
@@ -110,6 +132,12 @@ export function matmulReference(inputs: HostTensors, shape: MatmulShape): HostTe
  */
 export function matmulTolerance(shape: MatmulShape, f16Inputs = false): Tolerance {
   const grow = Math.max(1, Math.sqrt(shape.K / 16));
+  if (shape.glu) {
+    // silu(g) * u carries the errors of g and u times the other factor (|y| ~ 0.6 sqrt(K)): a
+    // swapped, shifted or missing column still misses by ~|y|^2
+    const t = matmulTolerance({ ...shape, glu: false }, f16Inputs);
+    return { atol: t.atol * (1 + Math.sqrt(shape.K)), rtol: 2 * t.rtol };
+  }
   if (f16Inputs) return { atol: 6e-3 * grow, rtol: 4e-3 };
   return shape.act === 'f32' ? { atol: 1e-4 * grow, rtol: 1e-4 } : { atol: 1e-3 * grow, rtol: 2e-3 };
 }

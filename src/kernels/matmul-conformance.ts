@@ -7,7 +7,7 @@ import { kMultiple, MATMUL_WEIGHT_FORMATS, type MatmulWeightFormat } from './mat
 import { matmulGemmSpec } from './matmul-gemm.js';
 import { matmulGemvSpec } from './matmul-gemv.js';
 import { matmulGemvInt8PreSpec, matmulGemvInt8Spec } from './matmul-gemv-int8.js';
-import { matmulTensorSpec } from './matmul-tensor.js';
+import { matmulTensorSpec, type MatmulTensorConfig } from './matmul-tensor.js';
 import type { ConformanceFamily } from './conformance-family.js';
 
 /**
@@ -145,6 +145,27 @@ function splitCases(spec: AnyKernelSpec, act: ActDType, dev: DeviceInfo): { labe
   });
 }
 
+// The SwiGLU epilogue (matmul.tensor, MatmulShape.glu): F = N / 2 outputs not a multiple of the
+// 16-wide tiles (a partial last pair), M past a tile edge, each format's reader; at the default
+// config, and at configs that the defaults take only on large shapes: producer subgroups (prod),
+// 4 x 4 result tiles per subgroup (two pairs across), double-buffered staging.
+const GLU_CASES: [MatmulWeightFormat, number, number, number, Partial<MatmulTensorConfig>?][] = [
+  ['f16', 64, 80, 64],
+  ['q4_0', 33, 144, 128],
+  ['q8_0', 130, 74, 96],
+  ['q4_0', 200, 200, 256, { sgM: 2, sgN: 4, ti: 4, tj: 2, bk: 64, pad: 8, db: 0, prod: 8 }],
+  ['f16', 77, 260, 96, { sgM: 4, sgN: 2, ti: 4, tj: 4, bk: 32, pad: 8, db: 0 }],
+  ['q8_0', 40, 100, 160, { sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 32, pad: 8, db: 1 }],
+];
+
+function gluCases(act: ActDType, dev: DeviceInfo): { label: string; shape: MatmulShape; config: unknown }[] {
+  return GLU_CASES.map(([weight, M, N, K, cfg]) => {
+    const shape: MatmulShape = { act, weight, M, N, K, bias: false, glu: true };
+    const base = matmulTensorSpec.defaultConfig(shape, dev);
+    return { label: `${weight} ${M}x${N}x${K} glu${cfg ? ` ${JSON.stringify(cfg)}` : ''}`, shape, config: { ...base, ...cfg } };
+  });
+}
+
 export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
   {
     spec: matmulGemvSpec,
@@ -178,6 +199,6 @@ export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
     fixed: (act) => cases(act, GEMM_CASES),
     random: (act, rng) => randomShape(act, rng, 300, 150, 300),
     small: (act) => ({ act, weight: 'q4_0', M: 33, N: 40, K: 512, bias: true }),
-    configured: (act, dev) => splitCases(matmulTensorSpec, act, dev),
+    configured: (act, dev) => [...splitCases(matmulTensorSpec, act, dev), ...gluCases(act, dev)],
   },
 ];

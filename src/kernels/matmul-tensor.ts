@@ -56,10 +56,20 @@ export function tensorTile(cfg: MatmulTensorConfig): { bm: number; bn: number; s
   return { bm, bn, sharedBytes };
 }
 
+/**
+ * Whether the config can run the SwiGLU epilogue (MatmulShape.glu): each subgroup's result tiles
+ * across come in (gate, up) pairs (even TJ), and K is not split (the activation needs whole sums).
+ * Through `fits`, the space and the defaults hold only such configs for glu shapes.
+ */
+function gluFits(cfg: MatmulTensorConfig): boolean {
+  return cfg.tj % 2 === 0 && (cfg.splitK ?? 1) === 1;
+}
+
 function fits(cfg: MatmulTensorConfig, shape: MatmulShape, dev: DeviceInfo): boolean {
   const t = tensorTile(cfg);
   const wg = tensorWorkgroupSize(cfg, dev.subgroupMaxSize);
   return (
+    (!shape.glu || gluFits(cfg)) &&
     cfg.bk % cfg.mma[2] === 0 &&
     wg <= dev.limits.maxComputeInvocationsPerWorkgroup &&
     wg <= dev.limits.maxComputeWorkgroupSizeX &&
@@ -121,7 +131,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
   ...GEMM_GRID_SPEC_PARTS,
 
   supports(shape, dev) {
-    const reasons = matmulShapeErrors(shape, dev);
+    const reasons = matmulShapeErrors(shape, dev, { glu: true });
     if (!dev.features.subgroupMatrix) reasons.push("needs the adapter feature 'chromium-experimental-subgroup-matrix'");
     else if (tensorMmaShapes(dev).length === 0) reasons.push('the adapter has no f16 x f16 -> f32 subgroup-matrix config');
     if (!dev.features.f16) reasons.push("needs 'shader-f16' (the staged tiles are f16)");
@@ -220,6 +230,8 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
     const midSplit = splitK > 1 ? { ...mid, splitK } : mid;
     // (defaultSplit only picks splits that fit: midSplit fits wherever mid does)
     if (fits(midSplit, shape, dev)) return midSplit;
+    // (glu shapes, where midSplit's split does not fit: unsplit)
+    if (fits(mid, shape, dev)) return mid;
     return { mma, sgM: 2, sgN: 2, ti: 2, tj: 2, bk: 64, pad: 8, db: 0 };
   },
 
@@ -231,7 +243,7 @@ export const matmulTensorSpec: KernelSpec<MatmulShape, MatmulTensorConfig> = {
         uniforms: GEMM_GRID_SPEC_PARTS.uniforms,
         enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
         libs: [
-          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, PROD: cfg.prod ?? 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
+          constsWgsl({ SM: sm, SN: sn, SK: sk, SG_M: cfg.sgM, SG_N: cfg.sgN, TI: cfg.ti, TJ: cfg.tj, BK: cfg.bk, SG_SIZE: dev.subgroupMaxSize, DB: cfg.db ?? 0, PROD: cfg.prod ?? 0, GLU: shape.glu ? 1 : 0, ...gemmGridConsts(cfg, shape.K, cfg.bk) }),
           ...tensorHalfLibs(shape.act, shape.weight, shape.K, shape.M),
           GEMM_GRID_SOURCE,
         ],

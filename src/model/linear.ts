@@ -38,6 +38,13 @@ export interface LinearOptions {
    * quantizer of its own. Only for layers of one format, producedXFormat's.
    */
   producedX?: { xq: GPUBuffer; xs: GPUBuffer };
+  /**
+   * The layers' W stacks gate over up rows (a fused gate|up projection): where a prefill-sized
+   * kernel has the SwiGLU epilogue (matmul.tensor, MatmulShape.glu), it writes silu(gate) * up
+   * into this buffer instead of the product into y, and `fusesGlu` tells the caller to skip its
+   * swiglu pass for the step. One buffer for every layer (they run in turn).
+   */
+  glu?: { y: GPUBuffer };
 }
 
 function readsQuantizedX(spec: KernelSpec<MatmulShape, unknown>): boolean {
@@ -73,16 +80,26 @@ export function producedXFormat(act: ActDType, linears: readonly Linear[], maxM:
  */
 export const LARGE_M_TIERS = [64, 128, 256] as const;
 
+/** A prefill-sized kernel for M up to maxM; glu: it has the SwiGLU epilogue (LinearOptions.glu). */
+interface LargeTier {
+  maxM: number;
+  group: KernelGroup<MatmulShape, unknown>;
+  glu: boolean;
+}
+
 async function largeTiers(
   large: MatmulShape,
   dev: GpuContext['info'],
-  make: (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) => Promise<KernelGroup<MatmulShape, unknown>>,
-): Promise<{ maxM: number; group: KernelGroup<MatmulShape, unknown> }[]> {
+  make: (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape, glu: boolean) => Promise<KernelGroup<MatmulShape, unknown>>,
+  glu: boolean,
+): Promise<LargeTier[]> {
   const tiers = [...LARGE_M_TIERS.filter((m) => m > GEMV_MAX_M && m < large.M), large.M];
-  const out: { maxM: number; group: KernelGroup<MatmulShape, unknown> }[] = [];
+  const out: LargeTier[] = [];
   for (const maxM of tiers) {
     const shape = { ...large, M: maxM };
-    out.push({ maxM, group: await make(MATMUL_SPECS[chooseMatmulPath(shape, dev)] as KernelSpec<MatmulShape, unknown>, shape) });
+    const spec = MATMUL_SPECS[chooseMatmulPath(shape, dev)] as KernelSpec<MatmulShape, unknown>;
+    const fused = glu && spec.supports({ ...shape, glu: true }, dev).length === 0;
+    out.push({ maxM, group: await make(spec, fused ? { ...shape, glu: true } : shape, fused), glu: fused });
   }
   return out;
 }
@@ -103,17 +120,22 @@ interface XQuantizer {
 class FormatGroup {
   active: KernelGroup<MatmulShape, unknown>;
   shape: MatmulShape;
+  /** the step's shape with the SwiGLU epilogue, for the tiers that have it */
+  private readonly gluShape: MatmulShape;
+  /** the active kernel writes silu(gate) * up (LinearOptions.glu) */
+  fusesGlu = false;
 
   constructor(
     readonly gemv: KernelGroup<MatmulShape, unknown>,
     readonly gemvFew: KernelGroup<MatmulShape, unknown>,
     /** prefill-sized kernels, each for M up to its maxM (ascending; the last one's is the group's maxM) */
-    readonly large: readonly { maxM: number; group: KernelGroup<MatmulShape, unknown> }[],
+    readonly large: readonly LargeTier[],
     base: MatmulShape,
     private readonly quantizer?: XQuantizer,
   ) {
     this.active = gemv;
     this.shape = base;
+    this.gluShape = { ...base, glu: true };
   }
 
   /** The active kernel reads x quantized beforehand: the quantizer (or x's producer) runs first. */
@@ -125,7 +147,9 @@ class FormatGroup {
     this.shape.M = M;
     const large = this.large.find((t) => M <= t.maxM) ?? this.large[this.large.length - 1];
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !large ? this.gemvFew : large.group;
-    this.active.setShape(this.shape);
+    this.fusesGlu = this.active === large?.group && large.glu;
+    this.gluShape.M = M;
+    this.active.setShape(this.fusesGlu ? this.gluShape : this.shape);
     if (this.readsQuantizedX) this.quantizer?.kernel.setShape(this.shape);
   }
 
@@ -157,6 +181,11 @@ export class LinearGroup {
     private readonly produced: boolean,
   ) {}
 
+  /** After setM: this step's kernel writes silu(gate) * up to LinearOptions.glu's buffer (skip the swiglu pass). */
+  get fusesGlu(): boolean {
+    return this.groups.some((g) => g.fusesGlu);
+  }
+
   static async create(ctx: GpuContext, act: ActDType, layers: readonly Member[], maxM: number, configs: ConfigSource, label: string, opts: LinearOptions = {}): Promise<LinearGroup> {
     const int8 = opts.int8 ?? act === 'f16';
     const byFormat = new Map<string, number[]>();
@@ -173,8 +202,8 @@ export class LinearGroup {
         const { linear, x, y } = layers[i]!;
         return { x, w: linear.weight.buffer, ...(linear.bias ? { bias: linear.bias.buffer } : {}), y };
       });
-      const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape) =>
-        KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, `${label}:${l0.format}:${spec.id}`);
+      const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape, glu = false) =>
+        KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), glu ? members.map((m) => ({ ...m, y: opts.glu!.y })) : members, `${label}:${l0.format}:${spec.id}${glu ? '+glu' : ''}`);
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
       const smallSpec = decodeMatmulSpec(small, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
       const fewSpec = decodeMatmulSpec(few, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
@@ -196,7 +225,7 @@ export class LinearGroup {
       }
       const gemv = await make(smallSpec, small);
       const gemvFew = await make(fewSpec, few);
-      const big = largePath === 'gemv' ? [] : await largeTiers(large, ctx.info, make);
+      const big = largePath === 'gemv' ? [] : await largeTiers(large, ctx.info, make, Boolean(opts.glu) && !l0.bias);
       const g = new FormatGroup(gemv, gemvFew, big, { ...small }, quantizer);
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));

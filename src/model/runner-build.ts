@@ -75,6 +75,8 @@ export interface KernelOptions {
   fuseQuantizeX?: boolean | 'norms';
   /** the attention's KV write rotates q and k (WgslAttentionBackend.appliesRope): no rope groups */
   ropeInAttention?: boolean;
+  /** a fused gate|up's prefill-sized kernels apply SwiGLU themselves where they can (default true; see RunnerOptions) */
+  fuseSwiglu?: boolean;
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -184,8 +186,8 @@ export async function buildKernels(
     (await KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, label)) as KernelGroup<S, unknown>;
   const layers = w.layers;
   const linOpts: LinearOptions = opts.int8 === undefined ? {} : { int8: opts.int8 };
-  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, producedX?: ProducedX) =>
-    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), T, configs, label, { ...linOpts, ...(producedX ? { producedX: producedX.scratch } : {}) });
+  const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, producedX?: ProducedX, more: LinearOptions = {}) =>
+    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), T, configs, label, { ...linOpts, ...(producedX ? { producedX: producedX.scratch } : {}), ...more });
 
   // Where every linear reading one x (q|k|v, gate|up, down) takes one int8 format, x's producer
   // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
@@ -231,7 +233,7 @@ export async function buildKernels(
   const fusedGu = 'fused' in l0.gateUp;
   const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up', 'rmsnorm');
   const gateUp = fusedGu
-    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up', guX)]
+    ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up', guX, opts.fuseSwiglu === false ? {} : { glu: { y: b.mlp } })]
     : [
         await linear((l) => (l.gateUp as { gate: Linear }).gate, b.normed, b.gate, 'gate', guX),
         await linear((l) => (l.gateUp as { up: Linear }).up, b.normed, b.up!, 'up', guX),

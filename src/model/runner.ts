@@ -74,6 +74,12 @@ export interface RunnerOptions {
    * it: default true; false keeps the general tiled kernel (an A/B of its numerics and speed).
    */
   tensorAttention?: boolean;
+  /**
+   * A fused gate|up's prefill-sized tensor-core GEMM applies SwiGLU in its epilogue (matmul.tensor
+   * with MatmulShape.glu): no swiglu pass, and the [M, 2F] product is never written. Default true;
+   * false keeps the separate pass (an A/B).
+   */
+  fuseSwiglu?: boolean;
 }
 
 export interface RunnerStep {
@@ -183,6 +189,7 @@ export class ModelRunner {
       const kernels = await buildKernels(ctx, cfg, act, limits, weights, buf, configs, {
         ...(opts.int8Gemv !== undefined ? { int8: opts.int8Gemv } : {}),
         ...(opts.fuseQuantizeX !== undefined ? { fuseQuantizeX: opts.fuseQuantizeX } : {}),
+        ...(opts.fuseSwiglu !== undefined ? { fuseSwiglu: opts.fuseSwiglu } : {}),
         ropeInAttention: attention.appliesRope,
       });
       return new ModelRunner(ctx, cfg, act, limits, kvCache, weights, buf, kernels, attention, attnLayers);
@@ -273,7 +280,7 @@ export class ModelRunner {
       k.o.encode(pass, l); // proj = attnOut @ Wo^T
       k.ffnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
       for (const g of k.gateUp) g.encode(pass, l); // gate|up = normed @ Wgu^T
-      k.swiglu.encode(pass); // * mlp = silu(gate) * up
+      if (!k.gateUp[0]!.fusesGlu) k.swiglu.encode(pass); // * mlp = silu(gate) * up (unless gate|up's GEMM did)
       k.down.encode(pass, l); // proj = mlp @ Wdown^T
       k.attnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
     }
