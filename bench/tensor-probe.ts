@@ -101,7 +101,7 @@ function variantSpec(v: Variant): KernelSpec<MatmulShape, MatmulTensorConfig> {
   };
 }
 
-const ALL_CASES: [string, MatmulWeightFormat, number, number, number][] = [
+const ALL_CASES: [string, MatmulWeightFormat, number, number, number, boolean?][] = [
   ['q_proj', 'f16', 4096, 4096, 4096],
   ['q_proj', 'f16', 512, 4096, 4096],
   ['gate_proj', 'f16', 512, 14336, 4096],
@@ -121,6 +121,7 @@ const ALL_CASES: [string, MatmulWeightFormat, number, number, number][] = [
   ['down_proj', 'f16', 512, 4096, 14336],
   ['q_proj', 'q4_0', 1024, 4096, 4096],
   ['gate_up', 'q4_0', 512, 28672, 4096],
+  ['gate_up+glu', 'q4_0', 512, 28672, 4096, true], // with the SwiGLU epilogue (MatmulShape.glu)
 ];
 /** --cases: indices into ALL_CASES (default all) */
 const CASES = args.cases ? args.cases.split(',').map((i) => ALL_CASES[Number(i)]!) : ALL_CASES;
@@ -133,8 +134,8 @@ async function main(): Promise<void> {
   const rows: unknown[] = [];
   const variants = args.variants!.split(',') as Variant[];
   const extra = args.configs ? (JSON.parse(args.configs) as MatmulTensorConfig[]) : [];
-  for (const [name, weight, M, N, K] of CASES) {
-    const shape: MatmulShape = { act: 'f16', weight, M, N, K, bias: false };
+  for (const [name, weight, M, N, K, glu] of CASES) {
+    const shape: MatmulShape = { act: 'f16', weight, M, N, K, bias: false, ...(glu ? { glu } : {}) };
     const w = uploadWeights(ctx, weight, N, K, 1);
     const x = uploadActivations(ctx, 'f16', M, K, 1);
     const dflt = matmulTensorSpec.defaultConfig(shape, dev);
