@@ -41,7 +41,7 @@ export interface LinearOptions {
   /**
    * The layers' W stacks gate over up rows (a fused gate|up projection): where a prefill-sized
    * kernel has the SwiGLU epilogue (matmul.tensor, MatmulShape.glu), it writes silu(gate) * up
-   * into this buffer instead of the product into y, and `fusesGlu` tells the caller to skip its
+   * into this buffer instead of the product into y, and `fusesGlu(layer)` tells the caller to skip its
    * swiglu pass for the step. One buffer for every layer (they run in turn).
    */
   glu?: { y: GPUBuffer };
@@ -181,9 +181,12 @@ export class LinearGroup {
     private readonly produced: boolean,
   ) {}
 
-  /** After setM: this step's kernel writes silu(gate) * up to LinearOptions.glu's buffer (skip the swiglu pass). */
-  get fusesGlu(): boolean {
-    return this.groups.some((g) => g.fusesGlu);
+  /**
+   * After setM: this layer's kernel for the step writes silu(gate) * up to LinearOptions.glu's
+   * buffer (skip its swiglu pass). Per layer: layers of another format may lack the epilogue.
+   */
+  fusesGlu(layer: number): boolean {
+    return this.route[layer]![0].fusesGlu;
   }
 
   static async create(ctx: GpuContext, act: ActDType, layers: readonly Member[], maxM: number, configs: ConfigSource, label: string, opts: LinearOptions = {}): Promise<LinearGroup> {

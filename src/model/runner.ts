@@ -280,7 +280,7 @@ export class ModelRunner {
       k.o.encode(pass, l); // proj = attnOut @ Wo^T
       k.ffnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * ffn_norm[l]
       for (const g of k.gateUp) g.encode(pass, l); // gate|up = normed @ Wgu^T
-      if (!k.gateUp[0]!.fusesGlu) k.swiglu.encode(pass); // * mlp = silu(gate) * up (unless gate|up's GEMM did)
+      if (!k.gateUp[0]!.fusesGlu(l)) k.swiglu.encode(pass); // * mlp = silu(gate) * up (unless gate|up's GEMM did)
       k.down.encode(pass, l); // proj = mlp @ Wdown^T
       k.attnNorm.encode(pass, l); // * residual += proj; normed = rmsnorm(residual) * (attn_norm[l+1] | output_norm)
     }
