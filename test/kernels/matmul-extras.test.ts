@@ -10,7 +10,18 @@ import { KernelGroup } from '../../src/kernels/launch.js';
 import { createBuffer } from '../../src/gpu/buffers.js';
 import { WgllmError } from '../../src/core/errors.js';
 import { compareTensors } from '../../src/kernels/host-tensors.js';
-import { bf16ToF16, bf16ToF32, chooseMatmul, chooseMatmulPath, matmulGemmSpec, matmulGemvSpec, type MatmulShape } from '../../src/kernels/matmul.js';
+import {
+  bf16ToF16,
+  bf16ToF32,
+  chooseMatmul,
+  chooseMatmulPath,
+  matmulGemmSpec,
+  matmulGemvInt8PreSpec,
+  matmulGemvSpec,
+  matmulTensorSpec,
+  type MatmulShape,
+} from '../../src/kernels/matmul.js';
+import type { DeviceInfo } from '../../src/gpu/device-info.js';
 import type { HostTensors, KernelSpec } from '../../src/kernels/spec.js';
 import { composeWgsl } from '../../src/kernels/wgsl.js';
 import embeddingSource from '../../shaders/embedding.wgsl?raw';
@@ -120,6 +131,43 @@ describe('chooseMatmul', () => {
   it('refuses K that is not whole blocks', () => {
     expect(matmulGemvSpec.supports({ ...shape(1), K: 100 }, ctx.info).join()).toMatch(/multiple of 32/);
     expect(matmulGemmSpec.supports({ ...shape(1), weight: 'q6_k', K: 512 + 32 }, ctx.info).join()).toMatch(/multiple of 256/);
+  });
+});
+
+// ---- the SwiGLU epilogue (MatmulShape.glu): which configs may run it ----
+
+describe('SwiGLU epilogue configs', () => {
+  // An adapter with subgroup matrices as the H200 reports them (its kernels run on the GPU
+  // machine's conformance suite; here only the choice of configs is checked).
+  const tensorDev: DeviceInfo = {
+    ...ctx.info,
+    features: { ...ctx.info.features, f16: true, subgroups: true, subgroupMatrix: true },
+    subgroupMinSize: 32,
+    subgroupMaxSize: 32,
+    subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
+    limits: { ...ctx.info.limits, maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 },
+  };
+  const gateUp = (M: number): MatmulShape => ({ act: 'f16', weight: 'q4_0', M, N: 28672, K: 4096, bias: false, glu: true });
+  it('is matmul.tensor\'s only, without bias, over an even number of rows', () => {
+    for (const spec of [matmulGemvSpec, matmulGemmSpec, matmulGemvInt8PreSpec]) {
+      expect(spec.supports(gateUp(1), tensorDev).join()).toMatch(/glu.*matmul\.tensor/);
+    }
+    expect(matmulTensorSpec.supports(gateUp(512), tensorDev)).toEqual([]);
+    expect(matmulTensorSpec.supports({ ...gateUp(512), N: 28671 }, tensorDev).join()).toMatch(/N even/);
+    expect(matmulTensorSpec.supports({ ...gateUp(512), bias: true }, tensorDev).join()).toMatch(/no bias/);
+  });
+  it('pairs each subgroup\'s result tiles and never splits K, in the space and the defaults', () => {
+    for (const M of [64, 128, 256, 512, 4096]) {
+      const space = matmulTensorSpec.space(gateUp(M), tensorDev);
+      expect(space.length).toBeGreaterThan(0);
+      for (const c of space) expect([c.tj % 2, c.splitK ?? 1]).toEqual([0, 1]);
+      const d = matmulTensorSpec.defaultConfig(gateUp(M), tensorDev);
+      expect([d.tj % 2, d.splitK ?? 1]).toEqual([0, 1]);
+    }
+    // where the plain product's default splits K (few tiles), the epilogue's does not
+    const narrow: MatmulShape = { act: 'f16', weight: 'q4_0', M: 64, N: 2048, K: 4096, bias: false };
+    expect(matmulTensorSpec.defaultConfig(narrow, tensorDev).splitK ?? 1).toBeGreaterThan(1);
+    expect(matmulTensorSpec.defaultConfig({ ...narrow, glu: true }, tensorDev).splitK ?? 1).toBe(1);
   });
 });
 
