@@ -139,11 +139,16 @@ const int8Base = {
     // beat that at M = 8 (q_proj 404 -> 555 GB/s of W, qkv 482 -> 659, down_proj 634 -> 738) and
     // at M = 32 (q_proj 122 -> 171, qkv 141 -> 201, gate_up 168 -> 228, down_proj 176 -> 204).
     // Q8_0 and Q6_K with several rows were not re-timed.
+    // Q4_0 at one row of x, one subgroup per workgroup (bench/gemv-probe.js --kernel int8-pre over
+    // the whole space, H200, same call, GB/s against 64 invocations): down_proj 2468 -> 2831,
+    // q_proj 1431 -> 1564, qkv 1756 -> 1863, gate_up 3144 -> 3337; twice the workgroups, each
+    // without a second subgroup to wait for in the reduction.
     const q4 = shape.weight === 'q4_0';
     const mb = Math.min(q4 ? 2 : 4, bucket(shape.M));
+    const oneSubgroup = dev.features.subgroups ? Math.max(32, dev.subgroupMaxSize) : 64;
     const want =
       mb === 1
-        ? { wg: 64, rows: q4 || shape.N <= 8192 ? 2 : 8, mb, rb: 2 }
+        ? { wg: q4 ? oneSubgroup : 64, rows: q4 || shape.N <= 8192 ? 2 : 8, mb, rb: 2 }
         : { wg: 64, rows: q4 ? 4 : 8, mb, rb: 2 };
     const s = space(shape, dev);
     return (
