@@ -84,6 +84,8 @@ export interface GpuWeight {
 export class WeightUploader {
   private done = 0;
   private sinceFlush = 0;
+  /** one chunk's bytes, reused for every read of a source that can read into it (ByteSource.readInto) */
+  private staging?: Uint8Array;
   readonly buffers: GPUBuffer[] = [];
 
   constructor(
@@ -122,7 +124,7 @@ export class WeightUploader {
     let written = 0;
     for (let pos = 0; pos < t.byteLength; pos += chunk) {
       const len = Math.min(chunk, t.byteLength - pos);
-      const raw = await t.source.read(t.byteOffset + pos, len);
+      const raw = await this.readChunk(t, pos, len, chunk);
       if (raw.byteLength !== len) {
         throw new WgllmError('model_format', `${t.source.name}: tensor '${t.name}' is truncated (read ${raw.byteLength} of ${len} bytes at ${t.byteOffset + pos})`);
       }
@@ -138,6 +140,18 @@ export class WeightUploader {
       }
     }
     return written;
+  }
+
+  /**
+   * `len` bytes of `t` from `pos`: into the reused staging buffer where the source can read into
+   * one (writeBuffer copies the bytes before it returns, so the next read may overwrite them).
+   */
+  private async readChunk(t: TensorInfo, pos: number, len: number, chunk: number): Promise<Uint8Array> {
+    if (!t.source.readInto) return t.source.read(t.byteOffset + pos, len);
+    if (!this.staging || this.staging.byteLength < chunk) this.staging = new Uint8Array(Math.max(chunk, CHUNK_BYTES));
+    const view = this.staging.subarray(0, len);
+    await t.source.readInto(t.byteOffset + pos, view);
+    return view;
   }
 
   /** Frees every buffer made so far (a load that failed half way leaks no GPU memory). */

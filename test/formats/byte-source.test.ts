@@ -34,9 +34,16 @@ describe('openFileSource', () => {
       expect(Buffer.from(await s.read(o, n)).equals(whole.subarray(o, o + n))).toBe(true);
     }
     await expectError(s.read(whole.length - 3, 4), 'invalid_argument', /past the end/);
+    // readInto fills a caller's view (the weight upload reuses one buffer for every chunk)
+    const buf = new Uint8Array(5000).fill(0xee);
+    await s.readInto!(1000, buf.subarray(10, 10 + 4096));
+    expect(Buffer.from(buf.subarray(10, 10 + 4096)).equals(whole.subarray(1000, 1000 + 4096))).toBe(true);
+    expect([buf[9], buf[10 + 4096]]).toEqual([0xee, 0xee]);
+    await expectError(s.readInto!(whole.length - 3, new Uint8Array(4)), 'invalid_argument', /past the end/);
     await s.close();
     await s.close(); // idempotent
     await expectError(s.read(0, 1), 'invalid_argument', /after close/);
+    await expectError(s.readInto!(0, new Uint8Array(1)), 'invalid_argument', /after close/);
   });
 
   it('maps filesystem errors to WgllmError codes', async () => {

@@ -38,29 +38,35 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     throw fsError(path, e);
   }
   let closed = false;
+  const readInto = async (offset: number, out: Uint8Array): Promise<void> => {
+    if (closed) throw new WgllmError('invalid_argument', `${path}: read after close`);
+    const length = out.byteLength;
+    checkReadRange(path, size, offset, length);
+    let done = 0;
+    // FileHandle.read may return fewer bytes than asked; loop until the range is filled.
+    while (done < length) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(out, done, length - done, offset + done));
+      } catch (e) {
+        throw fsError(path, e);
+      }
+      if (bytesRead === 0) {
+        throw new WgllmError('model_format', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
+      }
+      done += bytesRead;
+    }
+  };
   return {
     name: path,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (closed) throw new WgllmError('invalid_argument', `${path}: read after close`);
       checkReadRange(path, size, offset, length);
       const out = new Uint8Array(length); // [length] u8
-      let done = 0;
-      // FileHandle.read may return fewer bytes than asked; loop until the range is filled.
-      while (done < length) {
-        let bytesRead: number;
-        try {
-          ({ bytesRead } = await handle.read(out, done, length - done, offset + done));
-        } catch (e) {
-          throw fsError(path, e);
-        }
-        if (bytesRead === 0) {
-          throw new WgllmError('model_format', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
-        }
-        done += bytesRead;
-      }
+      await readInto(offset, out);
       return out;
     },
+    readInto,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
