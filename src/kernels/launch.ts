@@ -79,6 +79,10 @@ export class KernelDispatch<S, C> {
  */
 export class KernelGroup<S, C> {
   private readonly uniformData: ArrayBuffer;
+  /** the uniform words as last written to the GPU (a step whose values did not change writes nothing) */
+  private readonly written: Uint32Array;
+  private readonly words: Uint32Array; // uniformData's words
+  private hasWritten = false;
   private grid: [number, number, number] = [0, 0, 0];
   private thenGrid: [number, number, number] = [0, 0, 0];
 
@@ -94,6 +98,8 @@ export class KernelGroup<S, C> {
     private readonly scratch: Record<string, { buffer: GPUBuffer; bytes: number }>,
   ) {
     this.uniformData = new ArrayBuffer(uniformByteSize(spec.uniforms));
+    this.words = new Uint32Array(this.uniformData);
+    this.written = new Uint32Array(this.words.length);
   }
 
   static async create<S, C>(
@@ -141,10 +147,22 @@ export class KernelGroup<S, C> {
     }
     const launch = this.spec.dispatch(shape, this.cfg, this.ctx.info);
     packUniforms(this.spec.uniforms, launch.uniforms, this.uniformData);
-    this.ctx.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData);
+    // Decode steps at a steady batch set the same sizes every step: skip their writes (each is a
+    // call into the WebGPU implementation, and a step sets ~20 groups' shapes).
+    if (this.uniformsChanged()) {
+      this.ctx.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData);
+      this.written.set(this.words);
+      this.hasWritten = true;
+    }
     this.grid = launch.grid;
     if (this.thenPipeline && !launch.thenGrid) throw new WgllmError('internal', `${this.spec.id}: the program has a second entry point but dispatch() gave no thenGrid`);
     this.thenGrid = launch.thenGrid ?? [0, 0, 0];
+  }
+
+  private uniformsChanged(): boolean {
+    if (!this.hasWritten) return true;
+    for (let i = 0; i < this.words.length; i++) if (this.words[i] !== this.written[i]) return true;
+    return false;
   }
 
   encode(pass: GPUComputePassEncoder, member = 0): void {

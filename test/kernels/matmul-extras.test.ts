@@ -7,7 +7,8 @@ import { embeddingRef } from '../../src/core/reference/elementwise.js';
 import { embeddingSpec, type EmbeddingShape } from '../../src/kernels/embedding.js';
 import { runKernel } from '../../src/kernels/harness.js';
 import { KernelGroup } from '../../src/kernels/launch.js';
-import { createBuffer } from '../../src/gpu/buffers.js';
+import { createBuffer, readBuffer, writeBuffer } from '../../src/gpu/buffers.js';
+import { addSpec } from '../../src/kernels/add.js';
 import { WgllmError } from '../../src/core/errors.js';
 import { compareTensors } from '../../src/kernels/host-tensors.js';
 import {
@@ -189,6 +190,55 @@ describe('split-K scratch', () => {
     } finally {
       group.destroy();
       for (const b of [x, w, y]) b.destroy();
+    }
+  });
+});
+
+// ---- KernelGroup: a shape whose uniforms did not change writes nothing ----
+
+describe('KernelGroup uniforms', () => {
+  it('are written when the shape changes, and only then; each shape runs at its own size', async () => {
+    const a = createBuffer(ctx, 64 * 4, 'test:a');
+    const b = createBuffer(ctx, 64 * 4, 'test:b');
+    const out = createBuffer(ctx, 64 * 4, 'test:out');
+    writeBuffer(ctx, a, 0, Float32Array.from({ length: 64 }, (_, i) => i));
+    writeBuffer(ctx, b, 0, new Float32Array(64).fill(1000));
+    const group = await KernelGroup.create(ctx, addSpec, { act: 'f32', n: 8 }, addSpec.defaultConfig({ act: 'f32', n: 8 }, ctx.info), [{ a, b, out }]);
+    const queue = ctx.queue;
+    const write = queue.writeBuffer.bind(queue);
+    let writes = 0;
+    queue.writeBuffer = ((...args: Parameters<GPUQueue['writeBuffer']>) => {
+      writes++;
+      write(...args);
+    }) as GPUQueue['writeBuffer'];
+    const run = async (n: number) => {
+      writeBuffer(ctx, out, 0, new Float32Array(64)); // (counted: one write)
+      group.setShape({ act: 'f32', n });
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      group.encode(pass);
+      pass.end();
+      queue.submit([enc.finish()]);
+      return new Float32Array(await readBuffer(ctx, out));
+    };
+    try {
+      const expectSum = (got: Float32Array, n: number) => expect(Array.from(got.subarray(0, n + 1))).toEqual([...Array.from({ length: n }, (_, i) => i + 1000), 0]);
+      writes = 0;
+      expectSum(await run(8), 8); // the size it was built with: no uniform write
+      expect(writes).toBe(1);
+      writes = 0;
+      expectSum(await run(20), 20);
+      expect(writes).toBe(2);
+      writes = 0;
+      expectSum(await run(20), 20);
+      expect(writes).toBe(1);
+      writes = 0;
+      expectSum(await run(8), 8);
+      expect(writes).toBe(2);
+    } finally {
+      queue.writeBuffer = write;
+      group.destroy();
+      for (const x of [a, b, out]) x.destroy();
     }
   });
 });
