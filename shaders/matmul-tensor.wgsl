@@ -305,11 +305,16 @@ fn tc_stage_result(acc: ptr<function, Acc>, t: u32, lid: u32) {
   workgroupBarrier();
 }
 
+// Row of y of element e of result tile t (= 4 * i + j) of subgroup sg.
+fn tc_row(wid: vec3u, sg: u32, t: u32, e: u32) -> u32 {
+  return tile_of(wid).y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+}
+
 // (y index, n, staging index) of element e of result tile t (= 4 * i + j) of this subgroup;
 // y index NONE when outside [M, N].
 fn tc_out(wid: vec3u, lid: u32, t: u32, e: u32) -> vec3u {
   let sg = lid / SG_SIZE;
-  let m = tile_of(wid).y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+  let m = tc_row(wid, sg, t, e);
   let n = tile_of(wid).x * BN + (sg % SG_N) * TJ * SN + (t % 4u) * SN + e % SN;
   let inside = m < params.M && n < params.N;
   return vec3u(select(NONE, m * params.N + n, inside), n, sg * SM * SN + e);
@@ -386,7 +391,7 @@ fn main_glu(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     tc_stage_result(&acc, t + 1u, lid);
     for (var k = 0u; k < GLU_PER_LANE; k++) {
       let e = lane + k * SG_SIZE;
-      let m = tile_of(wid).y * BM + (sg / SG_N) * TI * SM + (t / 4u) * SM + e / SN;
+      let m = tc_row(wid, sg, t, e);
       let f = tile_of(wid).x * (BN / 2u) + (sg % SG_N) * (TJ / 2u) * SN + (t % 4u / 2u) * SN + e % SN;
       if (mult && e < SM * SN && m < params.M && f < F) {
         let u = ct[sg * SM * SN + e];

@@ -1,7 +1,5 @@
-// Tensor-core staging reader of Q4_0 W (after dequant-bytes.wgsl and dequant-q4_0.wgsl), decoded
-// in packed f16: a byte b OR-ed into the mantissa of 1024.0 (0x6400) is the half 1024 + b, so
-// two weights per 32-bit operation and no int -> float conversions. (q - 8) * d rounds once to
-// f16, as w_quad's f32 product (exact) narrowed to f16 does: the same bits.
+// Tensor-core staging reader of Q4_0 W (after dequant-bytes.wgsl, dequant-q4_0.wgsl and
+// tensor-q4_0-halves.wgsl, whose q4_0_halves decodes the nibbles in packed f16).
 // The reader for few rows of x (tensorHalfLibs): there the W loads bound the kernel, and units
 // of 16 weights spread them over twice the invocations of tensor-w-q4_0.wgsl's whole blocks (H200,
 // Llama-3.1-8B Q4_0 at M = 32: 8-10% faster).
@@ -14,13 +12,6 @@ const W_UNIT_QUADS: u32 = 4u;
 
 fn w_unit_quad(u: u32, e: u32) -> u32 {
   return (u >> 1u) * 8u + (u & 1u) * 2u + (e & 1u) + (e >> 1u) * 4u;
-}
-
-// 4 nibbles (one per byte of t) as halves (nibble - 8) * d
-fn q4_0_halves(t: u32, d: f16) -> vec4<f16> {
-  let v02 = bitcast<vec2<f16>>((t & 0x00ff00ffu) | 0x64006400u) - vec2<f16>(1032.0); // bytes 0, 2
-  let v13 = bitcast<vec2<f16>>(((t >> 8u) & 0x00ff00ffu) | 0x64006400u) - vec2<f16>(1032.0);
-  return vec4<f16>(v02.x, v13.x, v02.y, v13.y) * d;
 }
 
 fn w_unit(row: u32, u: u32) -> array<vec4<f16>, W_UNIT_QUADS> {

@@ -1,7 +1,5 @@
-// Tensor-core staging reader of Q4_0 W (after dequant-bytes.wgsl and dequant-q4_0.wgsl), decoded
-// in packed f16: a byte b OR-ed into the mantissa of 1024.0 (0x6400) is the half 1024 + b, so
-// two weights per 32-bit operation and no int -> float conversions. (q - 8) * d rounds once to
-// f16, as w_quad's f32 product (exact) narrowed to f16 does: the same bits.
+// Tensor-core staging reader of Q4_0 W (after dequant-bytes.wgsl, dequant-q4_0.wgsl and
+// tensor-q4_0-halves.wgsl, whose q4_0_halves decodes the nibbles in packed f16).
 // Staging units (interface: see tensor-w-units.wgsl): a unit is one block, its 8 quads in column
 // order (quads 0..3: low nibbles of bytes 4e.., quads 4..7: high nibbles of bytes 4(e-4)..). A
 // block (18 bytes) starts on an even byte: at a word boundary (even blocks: scale in the low half
@@ -16,13 +14,6 @@ const W_UNIT_QUADS: u32 = 8u;
 
 fn w_unit_quad(u: u32, e: u32) -> u32 {
   return u * 8u + e;
-}
-
-// 4 nibbles (one per byte of t) as halves (nibble - 8) * d
-fn q4_0_halves(t: u32, d: f16) -> vec4<f16> {
-  let v02 = bitcast<vec2<f16>>((t & 0x00ff00ffu) | 0x64006400u) - vec2<f16>(1032.0); // bytes 0, 2
-  let v13 = bitcast<vec2<f16>>(((t >> 8u) & 0x00ff00ffu) | 0x64006400u) - vec2<f16>(1032.0);
-  return vec4<f16>(v02.x, v13.x, v02.y, v13.y) * d;
 }
 
 fn w_unit(row: u32, u: u32) -> array<vec4<f16>, W_UNIT_QUADS> {

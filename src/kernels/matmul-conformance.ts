@@ -118,6 +118,7 @@ const GEMM_CASES: Case[] = [
   ['q8_0', 513, 40, 64, false],
   ['q4_0', 17, 70, 160, false],
   ['q4_0', 64, 33, 96, true],
+  ['q4_0', 300, 70, 160, false], // from 256 rows the tensor kernel stages Q4_0 a block per unit
   ['q5_0', 1, 33, 64, false],
   ['q5_0', 64, 65, 96, true],
   ['q4_k', 17, 40, 512, true],

@@ -17,6 +17,7 @@ import tensorWF16 from '../../shaders/lib/tensor-w-f16.wgsl?raw';
 import tensorWF16Oct from '../../shaders/lib/tensor-w-f16-oct.wgsl?raw';
 import tensorWQ4_0 from '../../shaders/lib/tensor-w-q4_0.wgsl?raw';
 import tensorWQ4_0Runs from '../../shaders/lib/tensor-w-q4_0-runs.wgsl?raw';
+import tensorQ4_0Halves from '../../shaders/lib/tensor-q4_0-halves.wgsl?raw';
 import tensorWQ8_0 from '../../shaders/lib/tensor-w-q8_0.wgsl?raw';
 import tensorWUnits from '../../shaders/lib/tensor-w-units.wgsl?raw';
 import tensorXAny from '../../shaders/lib/tensor-x-any.wgsl?raw';
@@ -75,14 +76,14 @@ export const PAIR_WORDS = { q4_0: 9, q8_0: 17 } as const;
 /** Pair readers of the 'pairs' GEMV (shaders/matmul-gemv-pairs.wgsl), for the formats it takes. */
 export const GEMV_PAIR_LIBS: Record<'q4_0' | 'q8_0', string> = { q4_0: gemvPairQ4_0, q8_0: gemvPairQ8_0 };
 
+/** Rows of x from which Q4_0 W is staged a block per unit (below: 16 weights per unit). */
+export const Q4_0_BLOCK_UNITS_MIN_M = 256;
+
 /**
  * The tensor-core kernel's readers of x and W and their f16 staging units (x_unit, w_unit): f16
  * rows and Q4_0/Q8_0 blocks decode straight to halves; other formats narrow w_quad. Where K % 8
  * == 0, f16 x and f16 W are read 16 bytes per unit (the oct readers declare x / w_data themselves).
  */
-/** Rows of x from which Q4_0 W is staged a block per unit (below: 16 weights per unit). */
-export const Q4_0_BLOCK_UNITS_MIN_M = 256;
-
 export function tensorHalfLibs(act: ActDType, format: MatmulWeightFormat, K: number, M: number): string[] {
   // x: f16 activations with K % 8 == 0 stage 8 columns per 16-byte load (tensor-x-oct.wgsl declares
   // x itself); otherwise a quad reader over matmul-x-vec4/-scalar.wgsl's x, one quad per unit.
@@ -95,7 +96,7 @@ export function tensorHalfLibs(act: ActDType, format: MatmulWeightFormat, K: num
     format === 'f16' && K % 8 === 0
       ? [tensorWF16Oct]
       : format === 'q4_0'
-        ? [...weightLibs(format, K), M >= Q4_0_BLOCK_UNITS_MIN_M ? tensorWQ4_0 : tensorWQ4_0Runs]
+        ? [...weightLibs(format, K), tensorQ4_0Halves, M >= Q4_0_BLOCK_UNITS_MIN_M ? tensorWQ4_0 : tensorWQ4_0Runs]
         : quads(format === 'f16' && K % 4 === 0 ? tensorWF16 : format === 'q8_0' ? tensorWQ8_0 : tensorWAny);
   return [...x, ...w];
 }
@@ -118,7 +119,7 @@ export const MATMUL_LIB_SOURCES: readonly string[] = [
 ];
 
 /** The tensor-core kernel's staging readers (tensorHalfLibs), hashed into its tune keys. */
-export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorXOct, tensorXUnits, tensorWAny, tensorWF16, tensorWF16Oct, tensorWQ4_0, tensorWQ4_0Runs, tensorWQ8_0, tensorWUnits];
+export const TENSOR_HALF_LIB_SOURCES: readonly string[] = [tensorXVec4, tensorXAny, tensorXOct, tensorXUnits, tensorWAny, tensorWF16, tensorWF16Oct, tensorQ4_0Halves, tensorWQ4_0, tensorWQ4_0Runs, tensorWQ8_0, tensorWUnits];
 
 /** `const NAME: u32 = v;` lines: sizes of register arrays, which WGSL overrides cannot give. */
 export function constsWgsl(consts: Record<string, number>): string {
