@@ -101,14 +101,13 @@ interface HostTimeline {
   mapResolvedMs: number;
 }
 
-async function withHostTimeline<T>(gpu: GpuContext, run: (t0: () => void) => Promise<T>): Promise<{ value: T; timeline: HostTimeline }> {
+async function withHostTimeline<T>(gpu: GpuContext, run: () => Promise<T>): Promise<{ value: T; timeline: HostTimeline }> {
   const queue = gpu.queue;
   const submit = queue.submit.bind(queue);
   const probe = gpu.device.createBuffer({ size: 4, usage: GPUBufferUsageConst.MAP_READ | GPUBufferUsageConst.COPY_DST });
   const proto = Object.getPrototypeOf(probe) as GPUBuffer;
   probe.destroy();
   const mapAsync = proto.mapAsync;
-  let start = NaN;
   const submits: number[] = [];
   let mapCall = NaN;
   let mapResolved = NaN;
@@ -122,10 +121,8 @@ async function withHostTimeline<T>(gpu: GpuContext, run: (t0: () => void) => Pro
     mapResolved = performance.now();
   };
   try {
-    const value = await run(() => {
-      start = performance.now();
-      submits.length = 0;
-    });
+    const start = performance.now();
+    const value = await run();
     const rel = (t: number) => round(t - start)!;
     return { value, timeline: { firstSubmitMs: rel(submits[0]!), lastSubmitMs: rel(submits.at(-1)!), submits: submits.length, mapCallMs: rel(mapCall), mapResolvedMs: rel(mapResolved) } };
   } finally {
@@ -140,10 +137,7 @@ async function prefillBench(engine: WgllmEngine, gpu: GpuContext, len: number, v
   // A fresh random prompt each time: the prefix cache must not serve it.
   for (let r = 0; r < repeats; r++) {
     const ids = randomIds(len, vocab, 5000 + 31 * len + r);
-    const { value, timeline } = await withHostTimeline(gpu, async (t0) => {
-      t0();
-      return runRequests(engine, [ids], 1);
-    });
+    const { value, timeline } = await withHostTimeline(gpu, () => runRequests(engine, [ids], 1));
     ttft.push(value.traces[0]!.ttftMs);
     timelines.push(timeline);
   }
