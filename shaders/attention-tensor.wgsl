@@ -14,13 +14,17 @@
 // QS = floor(16 / G) queries x the G query heads of the workgroup's kv head (row = query * G +
 // head; rows past QS * G are padding, q zero and every key masked), so small tiles of queries
 // still fill the matrices and short prompts still make many workgroups.
-// Two passes over the keys, because a subgroup-matrix accumulator cannot be rescaled row by row
-// (the one-pass online softmax rescales O whenever a row's max grows): pass 1 computes each
-// row's max m and sum l of 2^(s - m) from the scores; pass 2 recomputes the scores, stages
-// P = 2^(s - m) as f16 and accumulates O += P V on the tensor cores; the epilogue writes O / l.
+// One pass over the keys with a lazily moved softmax reference: each row keeps a reference max m
+// and accumulates P = 2^(s - m) (f16) times V on the tensor cores, and its sum l in f32. A
+// subgroup-matrix accumulator cannot be rescaled row by row in registers, so m moves only when a
+// row's max passes m + RESCALE_LOG2 (P stays <= 2^RESCALE_LOG2, inside f16): then every
+// subgroup's O tiles go through workgroup memory once, scaled by 2^(m_old - m_new) on their rows.
+// The first keys of a row set m without that (O and l are still 0), so on typical scores the
+// rescale never runs; a rescaling step is a workgroup-uniform branch (workgroupUniformLoad of the
+// subgroups' flags) because it needs barriers. The epilogue writes O / l.
 // Per key step, the scores of each subgroup's 16 rows go through its own f32 staging area (ss)
 // where its lanes (SG_SIZE / 16 per row) apply scale, soft cap and the causal / window mask.
-// The next step's K (and V) are loaded into registers while the current one computes.
+// The next step's K and V are loaded into registers while the current one computes.
 // Uniformity: subgroup-matrix offsets derive from local_invocation_index / SG_SIZE (uniform per
 // subgroup on the GPUs we know; see matmul-tensor.wgsl), so the functions using them turn
 // chromium.subgroup_matrix_uniformity off. Every barrier is reached by the whole workgroup: the
@@ -42,14 +46,24 @@ const CV = D / KV_CHUNK;    // 16-byte chunks per cached key row
 const NL = (TK * CV + WG - 1u) / WG; // K (and V) chunks each invocation loads per step
 const LPR = SG_SIZE / SUB;  // lanes per score row
 const CPL = TK / LPR;       // score columns per lane
+const RESCALE_LOG2 = 14.0;  // a row's reference max moves once its scores pass it by this (log2);
+                            // P <= 2^14 stays below f16's largest, 65504
 
 var<workgroup> qt: array<f16, NSG * SUB * KS>; // [NSG][16, KS] q rows of each subgroup
 var<workgroup> kt: array<f16, TK * KS>;        // [TK, KS] keys of the step (= K^T column-major)
 var<workgroup> vt: array<f16, TK * KS>;        // [TK, KS] values of the step
-// [NSG][16, SSK] raw scores; the epilogue's O tiles. The last row's padding is left out: those
-// 16 bytes let Llama's heads (4 subgroups, headDim 128) take 32-key steps within 48 KiB.
+// [NSG][16, SSK] raw scores; the O tiles of the epilogue and of a rescale (at stride 16).
+// [NSG][16, PS] probabilities 2^(s - m). Neither keeps its last row's padding: those 32 bytes
+// hold the rescale flags and let Llama's heads (4 subgroups, headDim 128) take 32-key steps
+// within 48 KiB.
 var<workgroup> ss: array<f32, NSG * SUB * SSK - (SSK - TK)>;
-var<workgroup> pt: array<f16, NSG * SUB * PS>; // [NSG][16, PS] probabilities 2^(s - m)
+var<workgroup> pt: array<f16, NSG * SUB * PS - PAD>;
+
+// Per subgroup: 1 when this step moves the reference max of a row that has keys already. Padded
+// to 16 bytes: every workgroup array keeps a size of whole 16 bytes, or the matrix loads and
+// stores of the arrays placed after it lose their alignment (an 8-byte array here left O at zero
+// in 1- and 2-subgroup workgroups on the H200).
+var<workgroup> grew: array<u32, (NSG + 3u) / 4u * 4u>;
 
 var<private> kreg: array<kv_chunk, NL>; // the next step's keys, in flight while this one computes
 var<private> vreg: array<kv_chunk, NL>;
@@ -102,18 +116,16 @@ fn chunk_halves(c: kv_chunk) -> array<f16, 8> {
   return array<f16, 8>(a.x, a.y, b.x, b.y, e.x, e.y, f.x, f.y);
 }
 
-// Registers -> kt (and vt).
-fn stage_kv(lid: u32, withV: bool) {
+// Registers -> kt and vt.
+fn stage_kv(lid: u32) {
   for (var l = 0u; l < NL; l++) {
     let i = lid + l * WG;
     if (i < TK * CV) {
       let o = (i / CV) * KS + (i % CV) * KV_CHUNK;
       let hk = chunk_halves(kreg[l]);
       for (var e = 0u; e < 8u; e++) { kt[o + e] = hk[e]; }
-      if (withV) {
-        let hv = chunk_halves(vreg[l]);
-        for (var e = 0u; e < 8u; e++) { vt[o + e] = hv[e]; }
-      }
+      let hv = chunk_halves(vreg[l]);
+      for (var e = 0u; e < 8u; e++) { vt[o + e] = hv[e]; }
     }
   }
 }
@@ -220,13 +232,60 @@ fn stage_o(acc: ptr<function, Acc>, n: u32, lid: u32) {
   subgroupMatrixStore<row_major>(&ss, (lid / SG_SIZE) * SUB * SSK, c, SUB);
 }
 
-// One key step of either pass: the staged K (and V) of t0 to workgroup memory, the next step's
-// loads issued, the scores, and this lane's logits (the two barriers: the tiles are staged, the
-// scores are in ss).
-fn step_logits(tl: Tile, kr: vec2<u32>, t0: u32, lid: u32, btRow: u32, withV: bool) -> array<f32, CPL> {
-  stage_kv(lid, withV);
+// ss[sg] (16 x 16 at stride 16) -> O tile n of this subgroup.
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn load_o(acc: ptr<function, Acc>, n: u32, lid: u32) {
+  let c = subgroupMatrixLoad<C, row_major>(&ss, (lid / SG_SIZE) * SUB * SSK, SUB);
+  switch (n) {
+    case 0u: { (*acc).o0 = c; }
+    case 1u: { (*acc).o1 = c; }
+    case 2u: { (*acc).o2 = c; }
+    case 3u: { (*acc).o3 = c; }
+    case 4u: { (*acc).o4 = c; }
+    case 5u: { (*acc).o5 = c; }
+    case 6u: { (*acc).o6 = c; }
+    case 7u: { (*acc).o7 = c; }
+    case 8u: { (*acc).o8 = c; }
+    case 9u: { (*acc).o9 = c; }
+    case 10u: { (*acc).o10 = c; }
+    case 11u: { (*acc).o11 = c; }
+    case 12u: { (*acc).o12 = c; }
+    case 13u: { (*acc).o13 = c; }
+    case 14u: { (*acc).o14 = c; }
+    case 15u: { (*acc).o15 = c; }
+    default: {}
+  }
+}
+
+// O's rows times f (each lane passes its row's factor), tile by tile through ss[sg]. Called
+// by the whole workgroup (its barriers); ss holds no scores then.
+fn rescale_o(acc: ptr<function, Acc>, f: f32, lid: u32) {
+  let lane = lid % SG_SIZE;
+  let o = (lid / SG_SIZE) * SUB * SSK + (lane / LPR) * SUB;
+  for (var n = 0u; n < DS; n++) {
+    stage_o(acc, n, lid);
+    workgroupBarrier();
+    for (var c = lane % LPR; c < SUB; c += LPR) { ss[o + c] *= f; }
+    workgroupBarrier();
+    load_o(acc, n, lid);
+    workgroupBarrier();
+  }
+}
+
+// First key of the i-th of a tile's `steps` key steps: the last step (the diagonal's keys) first,
+// then the rest in order from the first (attention sinks). Those two tend to hold a row's largest
+// scores, in trained models and random ones alike, so m settles early and rarely moves later.
+fn step_key(kr: vec2<u32>, steps: u32, i: u32) -> u32 {
+  return kr.x + ((i + steps - 1u) % steps) * TK;
+}
+
+// One key step: the staged K and V of t0 to workgroup memory, the loads of the next step (at
+// tNext; none when past kr.y) issued, the scores, and this lane's logits (the two barriers: the
+// tiles are staged, the scores are in ss).
+fn step_logits(tl: Tile, kr: vec2<u32>, t0: u32, tNext: u32, lid: u32, btRow: u32) -> array<f32, CPL> {
+  stage_kv(lid);
   workgroupBarrier();
-  if (t0 + TK < kr.y) { load_kv(tl, t0 + TK, kr.y, lid, btRow, withV); }
+  if (tNext < kr.y) { load_kv(tl, tNext, kr.y, lid, btRow, true); }
   scores(lid);
   workgroupBarrier();
   let lane = lid % SG_SIZE;
@@ -245,40 +304,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let btRow = tl.seq * params.maxBlocksPerSeq;
   stage_q(tl, lid);
 
-  // Pass 1: each row's max m and sum l of 2^(s - m), over this lane's columns, then its row's.
-  var m = MASKED;
-  var l = 0.0;
-  load_kv(tl, kr.x, kr.y, lid, btRow, false);
-  for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
-    let sv = step_logits(tl, kr, t0, lid, btRow, false);
+  var m = MASKED; // the row's reference max (alike in its LPR lanes)
+  var l = 0.0;    // this lane's columns' part of the row's sum of 2^(s - m)
+  var acc: Acc;
+  let steps = (kr.y - kr.x + TK - 1u) / TK;
+  load_kv(tl, step_key(kr, steps, 0u), kr.y, lid, btRow, true);
+  for (var i = 0u; i < steps; i++) {
+    let tNext = select(kr.y, step_key(kr, steps, i + 1u), i + 1u < steps);
+    let sv = step_logits(tl, kr, step_key(kr, steps, i), tNext, lid, btRow);
     var mt = MASKED;
     for (var c = 0u; c < CPL; c++) { mt = max(mt, sv[c]); }
-    let mNew = max(m, mt);
-    l *= select(0.0, exp2(m - mNew), m > VALID_MIN);
-    for (var c = 0u; c < CPL; c++) { l += select(0.0, exp2(sv[c] - mNew), sv[c] > VALID_MIN); }
-    m = mNew;
-    // (the next step's stage_kv writes kt after every subgroup's scores: the barrier above)
-  }
-  for (var x = 1u; x < LPR; x <<= 1u) {
-    let mo = subgroupShuffleXor(m, x);
-    let lo = subgroupShuffleXor(l, x);
-    let mNew = max(m, mo);
-    l = select(0.0, l * exp2(m - mNew), m > VALID_MIN) + select(0.0, lo * exp2(mo - mNew), mo > VALID_MIN);
-    m = mNew;
-  }
-
-  // Pass 2: P = 2^(s - m) as f16, O += P V.
-  var acc: Acc;
-  load_kv(tl, kr.x, kr.y, lid, btRow, true);
-  for (var t0 = kr.x; t0 < kr.y; t0 += TK) {
-    let sv = step_logits(tl, kr, t0, lid, btRow, true);
-    for (var c = 0u; c < CPL; c++) {
-      pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));
+    for (var x = 1u; x < LPR; x <<= 1u) { mt = max(mt, subgroupShuffleXor(mt, x)); }
+    // A row whose max outgrew m moves m there; its l and O scale by f (O only where it has keys
+    // already: a row's first keys just set m).
+    var f = 1.0;
+    let moves = mt > m + RESCALE_LOG2;
+    let scaleO = subgroupAny(moves && m > VALID_MIN);
+    if (moves) {
+      f = select(0.0, exp2(m - mt), m > VALID_MIN);
+      m = mt;
     }
-    workgroupBarrier();
+    l *= f;
+    for (var c = 0u; c < CPL; c++) {
+      let p = select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN);
+      l += p;
+      pt[(sg * SUB + row) * PS + c0 + c] = f16(p);
+    }
+    if (lane == 0u) { grew[sg] = u32(scaleO); }
+    let g = workgroupUniformLoad(&grew); // also the barrier before P V: pt is staged
+    var anyGrew = false;
+    for (var s = 0u; s < NSG; s++) { anyGrew = anyGrew || g[s] != 0u; }
+    if (anyGrew) { rescale_o(&acc, f, lid); }
     accumulate_pv(&acc, lid);
-    workgroupBarrier(); // kt, vt and pt are free for the next step
+    workgroupBarrier(); // kt, vt, pt and grew are free for the next step
   }
+  for (var x = 1u; x < LPR; x <<= 1u) { l += subgroupShuffleXor(l, x); }
 
   // Epilogue: O / l, tile by tile through ss[sg]; lanes of a row take 4-column groups.
   let qi = row_query(sg, row);

@@ -33,8 +33,9 @@ export function attentionTensorLayout(d: Pick<AttentionDims, 'numHeads' | 'numKv
   const G = d.numHeads / d.numKvHeads;
   const nsg = c.sgs;
   const ks = d.headDim + PAD;
-  // qt, kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt (f16, rows of tk + PAD), the tile record
-  const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * nsg * SUB * (c.tk + PAD) + 16;
+  // qt, kt + vt (f16), ss (f32, rows of tk + 4 but the last), pt (f16, rows of tk + PAD but the
+  // last), the subgroups' rescale flags, the tile record
+  const wgBytes = 2 * nsg * SUB * ks + 2 * 2 * c.tk * ks + 4 * (nsg * SUB * (c.tk + 4) - 4) + 2 * (nsg * SUB * (c.tk + PAD) - PAD) + 16 * Math.ceil(nsg / 4) + 16;
   const wg = nsg * sgSize;
   return { G, nsg, tq: attentionTensorTq(d, c), wg, loads: Math.ceil((c.tk * d.headDim) / 8 / wg), wgBytes };
 }
