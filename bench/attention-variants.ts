@@ -35,20 +35,25 @@ const VARIANTS: Record<string, (s: string) => string> = {
   fewer_barriers: (s) => s.replace('    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }\n    workgroupBarrier();', '    if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }'),
 };
 
+/** s with `from` replaced by `to`; a variant whose text is gone from the kernel fails loudly. */
+function sub(s: string, from: string, to: string): string {
+  if (!s.includes(from)) throw new Error(`variant edit: '${from.slice(0, 60)}' is not in the kernel any more`);
+  return s.replace(from, to);
+}
+
 /** attention-tensor.wgsl: which part of a key step bounds it. */
 const TENSOR_VARIANTS: Record<string, (s: string) => string> = {
   base: (s) => s,
-  // pass 2 alone (m = 0): what the first pass over the keys costs
-  pass2_only: (s) => s.replace('var m = MASKED;', 'var m = 0.0;').replace('for (var t0 = kr.x; t0 < kr.y; t0 += TK) {\n    let sv = step_logits(tl, kr, t0, lid, btRow, false);', 'for (var t0 = kr.x; t0 < kr.x; t0 += TK) {\n    let sv = step_logits(tl, kr, t0, lid, btRow, false);'),
+  // a row's reference max set by its first keys and never moved (no rescale): what the check costs
+  no_rescale: (s) => sub(s, 'let moves = mt > m + RESCALE_LOG2;', 'let moves = m <= VALID_MIN && mt > VALID_MIN;'),
   // no K/V from memory (the block-table lookup stays): the global loads' share
-  no_load: (s) => s.replace('kx = kCache[src];', 'kx = kv_chunk(src);').replace('if (withV) { vx = vCache[src]; }', 'if (withV) { vx = kv_chunk(src + 1u); }'),
+  no_load: (s) => sub(sub(s, 'kx = kCache[src];', 'kx = kv_chunk(src);'), 'if (withV) { vx = vCache[src]; }', 'if (withV) { vx = kv_chunk(src + 1u); }'),
   // no q . k products
-  no_scores: (s) => s.replace('\n  scores(lid);', ''),
+  no_scores: (s) => sub(s, '\n  scores(lid);', ''),
   // no p . v products
-  no_pv: (s) => s.replace('accumulate_pv(&acc, lid);', ''),
+  no_pv: (s) => sub(s, 'accumulate_pv(&acc, lid);', ''),
   // probabilities without exp2, mask or scale
-  no_softmax: (s) =>
-    s.replace('pt[(sg * SUB + row) * PS + c0 + c] = f16(select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN));', 'pt[(sg * SUB + row) * PS + c0 + c] = f16(ss[(sg * SUB + row) * SSK + c0 + c]);'),
+  no_softmax: (s) => sub(s, 'let p = select(0.0, exp2(sv[c] - m), sv[c] > VALID_MIN);', 'let p = ss[(sg * SUB + row) * SSK + c0 + c];'),
 };
 
 function tensorSpec(edit: (s: string) => string): KernelSpec<PagedAttentionShape, any> {

@@ -77,7 +77,7 @@ function configReasons(d: AttentionDims, c: AttentionTensorConfig, dev: DeviceIn
 function space(s: AttentionDims, dev: DeviceInfo): AttentionTensorConfig[] {
   if (dimsReasons(s, dev).length) return [];
   const out: AttentionTensorConfig[] = [];
-  for (const sgs of [4, 2, 1]) for (const tk of [16, 32, 64]) if (configReasons(s, { sgs, tk }, dev).length === 0) out.push({ sgs, tk });
+  for (const sgs of [4, 2, 1]) for (const tk of [32, 16, 64]) if (configReasons(s, { sgs, tk }, dev).length === 0) out.push({ sgs, tk });
   return out;
 }
 
@@ -96,10 +96,12 @@ export const attentionTensorSpec: KernelSpec<PagedAttentionShape, AttentionTenso
     return r;
   },
   space,
-  // 4 subgroups per workgroup in 16-key steps (the space's first; H200, Llama-3.1-8B heads,
-  // bench/attention.ts --tune, same call, prompts of 128 / 512 / 2048 tokens: 0.024 / 0.128 /
-  // 1.262 ms per layer, where 32-key steps took 0.025 / 0.134 / 1.285, 2 subgroups 0.029 / 0.161 /
-  // 1.639 and 1 subgroup 0.038 / 0.261 / 2.975: more, smaller workgroups did not help).
+  // 4 subgroups per workgroup in 32-key steps, where they fit (the space's first; H200, Llama-3.1-8B
+  // heads, one-pass kernel, bench/attention.ts --tune, same call, a prompt of 512 / 2048 tokens and
+  // 4 of 1024: 0.0986 / 0.931 / 0.951 ms per layer, where 16-key steps took 0.1025 / 0.980 /
+  // 0.990, 2 subgroups 0.126 / 1.246 / 1.238 and 1 subgroup 0.203 / 2.262 / 2.226; the engine's
+  // prefill pass at 512 tokens, alternated 3 times: 49.06-49.08 ms against 49.14-49.21 with
+  // 16-key steps).
   defaultConfig(s, dev) {
     return space(s, dev)[0] ?? { sgs: 1, tk: 16 };
   },
