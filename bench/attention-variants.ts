@@ -47,7 +47,7 @@ const TENSOR_VARIANTS: Record<string, (s: string) => string> = {
   // a row's reference max set by its first keys and never moved (no rescale): what the check costs
   no_rescale: (s) => sub(s, 'let moves = mt > m + RESCALE_LOG2;', 'let moves = m <= VALID_MIN && mt > VALID_MIN;'),
   // no K/V from memory (the block-table lookup stays): the global loads' share
-  no_load: (s) => sub(sub(s, 'kx = kCache[src];', 'kx = kv_chunk(src);'), 'if (withV) { vx = vCache[src]; }', 'if (withV) { vx = kv_chunk(src + 1u); }'),
+  no_load: (s) => sub(sub(s, 'kx = kCache[src];', 'kx = kv_chunk(src);'), 'vx = vCache[src];', 'vx = kv_chunk(src + 1u);'),
   // no q . k products
   no_scores: (s) => sub(s, '\n  scores(lid);', ''),
   // no p . v products

@@ -285,7 +285,7 @@ fn step_key(kr: vec2<u32>, steps: u32, i: u32) -> u32 {
 fn step_logits(tl: Tile, kr: vec2<u32>, t0: u32, tNext: u32, lid: u32, btRow: u32) -> array<f32, CPL> {
   stage_kv(lid);
   workgroupBarrier();
-  if (tNext < kr.y) { load_kv(tl, tNext, kr.y, lid, btRow, true); }
+  if (tNext < kr.y) { load_kv(tl, tNext, kr.y, lid, btRow); }
   scores(lid);
   workgroupBarrier();
   let lane = lid % SG_SIZE;
@@ -308,7 +308,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var l = 0.0;    // this lane's columns' part of the row's sum of 2^(s - m)
   var acc: Acc;
   let steps = (kr.y - kr.x + TK - 1u) / TK;
-  load_kv(tl, step_key(kr, steps, 0u), kr.y, lid, btRow, true);
+  load_kv(tl, step_key(kr, steps, 0u), kr.y, lid, btRow);
   for (var i = 0u; i < steps; i++) {
     let tNext = select(kr.y, step_key(kr, steps, i + 1u), i + 1u < steps);
     let sv = step_logits(tl, kr, step_key(kr, steps, i), tNext, lid, btRow);

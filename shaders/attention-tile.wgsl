@@ -53,12 +53,12 @@ fn cache_chunk(tl: Tile, btRow: u32, p: u32, c: u32) -> u32 {
   return ((block * params.numKvHeads + tl.kvh) * BLOCK_SIZE + p % BLOCK_SIZE) * CV + c;
 }
 
-// Issues the loads of the key tile at t0 (its K, and V when withV) into kreg / vreg; keys at or
+// Issues the loads of the key tile at t0 (its K and V) into kreg / vreg; keys at or
 // past kHi load as zeros. Nothing waits for them until the caller stages them, so they stay in
 // flight while the previous tile computes (the block-table lookup and the cache read are two
 // dependent trips to memory: serialized per tile, they dominated). btRow: the sequence's first
 // block-table entry.
-fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32, withV: bool) {
+fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32) {
   for (var l = 0u; l < NL; l++) {
     let i = lid + l * WG;
     let p = t0 + i / CV;
@@ -67,7 +67,7 @@ fn load_kv(tl: Tile, t0: u32, kHi: u32, lid: u32, btRow: u32, withV: bool) {
     if (i < TK * CV && p < kHi) {
       let src = cache_chunk(tl, btRow, p, i % CV);
       kx = kCache[src];
-      if (withV) { vx = vCache[src]; }
+      vx = vCache[src];
     }
     kreg[l] = kx;
     vreg[l] = vx;

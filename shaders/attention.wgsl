@@ -189,11 +189,11 @@ fn attend(tl: Tile, kLo: u32, kHi: u32, lid: u32) {
   let odv = lid % DV;  // output mapping: dims odv, rows ors + j * NRO
   let ors = lid / DV;
   let btRow = tl.seq * params.maxBlocksPerSeq;
-  if (kLo < kHi) { load_kv(tl, kLo, kHi, lid, btRow, true); }
+  if (kLo < kHi) { load_kv(tl, kLo, kHi, lid, btRow); }
   for (var t0 = kLo; t0 < kHi; t0 += TK) {
     stage_tile(lid);
     workgroupBarrier();
-    if (t0 + TK < kHi) { load_kv(tl, t0 + TK, kHi, lid, btRow, true); }
+    if (t0 + TK < kHi) { load_kv(tl, t0 + TK, kHi, lid, btRow); }
 
     // Threads past NRS score row sets (or NRO output row sets) idle until the next barrier.
     if (srs < NRS) { score_tile(tl, t0, kHi, sk, srs); }
