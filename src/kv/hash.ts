@@ -34,7 +34,19 @@ export class Fnv1a64 {
 
   /** Mixes an unsigned 32-bit integer as 4 little-endian bytes. */
   u32(v: number): this {
-    return this.byte(v).byte(v >>> 8).byte(v >>> 16).byte(v >>> 24);
+    // byte() four times, on locals: this runs for every prompt token, often in code too cold
+    // for the JIT to have inlined the calls.
+    let hi = this.hi;
+    let lo = this.lo;
+    for (let s = 0; s < 32; s += 8) {
+      lo = (lo ^ ((v >>> s) & 0xff)) >>> 0;
+      const prod = lo * PRIME_LOW;
+      hi = (Math.imul(hi, PRIME_LOW) + Math.floor(prod / TWO_32) + (lo << 8)) >>> 0;
+      lo = prod >>> 0;
+    }
+    this.hi = hi;
+    this.lo = lo;
+    return this;
   }
 
   /** Mixes a string as its length, then its UTF-16 code units (2 bytes each): length-prefixed so
