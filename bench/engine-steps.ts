@@ -28,6 +28,7 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
 interface RunnerInternals {
   weights: ModelWeights;
   buf: Record<string, GPUBuffer | undefined>;
+  k: { quantX: GPUBuffer[]; wF16?: GPUBuffer };
 }
 
 export interface MemoryReport {
@@ -39,8 +40,13 @@ export interface MemoryReport {
   weightBytesPerStep: number;
   kvCacheBytes: number;
   kvCacheTokens: number;
-  /** the runner's activation buffers (sized by maxNumBatchedTokens and maxNumSeqs); not the sampler's */
+  /**
+   * the runner's activation buffers (sized by maxNumBatchedTokens and maxNumSeqs) and scratch: x
+   * quantized for the GEMVs, the f16 copy of a layer's W for prompt GEMMs; not the sampler's
+   */
   activationBytes: number;
+  /** of which the f16 copy of W (RunnerOptions.prefillDequant) */
+  weightF16CopyBytes: number;
   totalGpuBytes: number;
 }
 
@@ -49,7 +55,8 @@ export function memoryReport(runner: ModelRunner, weightFileBytes: number): Memo
   const weightGpuBytes = r.weights.buffers.reduce((a, b) => a + b.size, 0);
   const tied = r.weights.output.weight.buffer === r.weights.embedding.weight.buffer;
   const weightBytesPerStep = weightGpuBytes - (tied ? 0 : r.weights.embedding.weight.buffer.size);
-  const activationBytes = Object.values(r.buf).reduce((a, b) => a + (b?.size ?? 0), 0);
+  const weightF16CopyBytes = r.k.wF16?.size ?? 0;
+  const activationBytes = [...Object.values(r.buf), ...r.k.quantX].reduce((a, b) => a + (b?.size ?? 0), 0) + weightF16CopyBytes;
   const kv = runner.kvCache;
   return {
     weightFileBytes,
@@ -58,6 +65,7 @@ export function memoryReport(runner: ModelRunner, weightFileBytes: number): Memo
     kvCacheBytes: kv.totalBytes,
     kvCacheTokens: kv.capacityTokens,
     activationBytes,
+    weightF16CopyBytes,
     totalGpuBytes: weightGpuBytes + kv.totalBytes + activationBytes,
   };
 }

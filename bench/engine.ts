@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     'fuse-rope': { type: 'string' }, // on | off: RoPE in the KV write, the step timing's runner (default: the runner's own)
     'tensor-attention': { type: 'string' }, // on | off: prompt chunks' attention on tensor cores, the step timing's runner
     'fuse-swiglu': { type: 'string' }, // on | off: SwiGLU in gate|up's tensor GEMM, the step timing's runner
+    'prefill-dequant': { type: 'string' }, // on | off: prompt GEMMs over an f16 copy of W, the engine's and the step timing's runner
     // also write each decode run's inter-token latencies in arrival order (for stall patterns)
     'itl-series': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
 });
 
 const ints = (s: string) => s.split(',').filter(Boolean).map(Number);
+const prefillDequant = args['prefill-dequant'] ? { prefillDequant: args['prefill-dequant'] === 'on' } : {};
 
 interface Trace {
   /** performance.now() at submission */
@@ -183,6 +185,7 @@ async function runnerBench(gpu: GpuContext, modelPath: string, act: ActDType, ba
     ...(args['fuse-rope'] ? { fuseRope: args['fuse-rope'] === 'on' } : {}),
     ...(args['tensor-attention'] ? { tensorAttention: args['tensor-attention'] === 'on' } : {}),
     ...(args['fuse-swiglu'] ? { fuseSwiglu: args['fuse-swiglu'] === 'on' } : {}),
+    ...prefillDequant,
   });
   await model.close();
   const steps: StepTiming[] = [];
@@ -254,6 +257,7 @@ async function main(): Promise<void> {
     // most) would preempt decode at batch 64 on an 8B model.
     ...(kvBytes ? { kvCacheBytes: kvBytes } : { numKvBlocks: kvBlocksNeeded(batches, decodePrompt, prompts, conc, gen, maxModelLen) }),
     tune: 'off' as const,
+    ...prefillDequant,
   };
   result.engineOptions = opts;
   const tLoad = performance.now();

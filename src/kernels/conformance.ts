@@ -7,7 +7,7 @@ import { ATTENTION_FAMILIES } from './attention-conformance.js';
 import { embeddingSpec, type EmbeddingShape } from './embedding.js';
 import type { ConformanceFamily, CrossCheck } from './conformance-family.js';
 import { checkOutputs, runKernel } from './harness.js';
-import { MATMUL_FAMILIES } from './matmul-conformance.js';
+import { MATMUL_DEQUANT_FAMILY, MATMUL_FAMILIES } from './matmul-conformance.js';
 import { QUANT_X_FAMILIES } from './quant-x-conformance.js';
 import { SAMPLING_FAMILIES } from './sampling-conformance.js';
 import { rmsnormSpec, type RmsnormShape } from './rmsnorm.js';
@@ -176,6 +176,7 @@ export const FAMILIES: ConformanceFamily[] = [
   ...ATTENTION_FAMILIES,
   // last: the families before keep the random shapes and seeds they had
   ...QUANT_X_FAMILIES,
+  MATMUL_DEQUANT_FAMILY as ConformanceFamily,
 ];
 
 export function conformanceCases(dev: DeviceInfo, opts: ConformanceOptions = {}): ConformanceCase[] {

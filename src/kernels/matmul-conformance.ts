@@ -8,6 +8,7 @@ import { matmulGemmSpec } from './matmul-gemm.js';
 import { matmulGemvSpec } from './matmul-gemv.js';
 import { matmulGemvInt8PreSpec, matmulGemvInt8Spec } from './matmul-gemv-int8.js';
 import { matmulTensorSpec, type MatmulTensorConfig } from './matmul-tensor.js';
+import { matmulDequantSpec, type MatmulDequantShape } from './matmul-dequant.js';
 import type { ConformanceFamily } from './conformance-family.js';
 
 /**
@@ -203,3 +204,26 @@ export const MATMUL_FAMILIES: ConformanceFamily<MatmulShape>[] = [
     configured: (act, dev) => [...splitCases(matmulTensorSpec, act, dev), ...gluCases(act, dev)],
   },
 ];
+
+/** Quantized W to f16 rows (the prefill GEMM's f16 copy of a layer's weights): every block format. */
+export const MATMUL_DEQUANT_FAMILY: ConformanceFamily<MatmulDequantShape> = {
+  spec: matmulDequantSpec,
+  fixed: () =>
+    (
+      [
+        ['q8_0', 7, 96],
+        ['q4_0', 37, 160],
+        ['q4_0', 1, 32], // one block
+        ['q5_0', 3, 64],
+        ['q4_k', 5, 512],
+        ['q6_k', 9, 256],
+        ['q6_k', 300, 256], // past one workgroup of packs
+      ] as const
+    ).map(([weight, N, K]) => ({ label: `${weight} ${N}x${K}`, shape: { weight, N, K } })),
+  random: (_act, rng) => {
+    const weight = rng.pick(['q8_0', 'q4_0', 'q5_0', 'q4_k', 'q6_k'] as const);
+    const b = kMultiple(weight);
+    return { weight, N: rng.int(1, 70), K: b * rng.int(1, b === 256 ? 2 : 8) };
+  },
+  small: () => ({ weight: 'q4_0', N: 19, K: 96 }),
+};

@@ -78,3 +78,4 @@ export * from './matmul-gemv.js';
 export * from './matmul-gemv-int8.js';
 export * from './matmul-gemm.js';
 export * from './matmul-tensor.js';
+export * from './matmul-dequant.js';

@@ -11,6 +11,8 @@ import {
   createQuantizedX,
   matmulGemvInt8PreSpec,
   matmulQuantizeXSpec,
+  matmulDequantSpec,
+  type MatmulDequantShape,
   type MatmulShape,
 } from '../kernels/matmul.js';
 import type { Int8Format } from '../kernels/int8-x.js';
@@ -45,7 +47,22 @@ export interface LinearOptions {
    * swiglu pass for the step. One buffer for every layer (they run in turn).
    */
   glu?: { y: GPUBuffer };
+  /**
+   * Prompt-sized steps of quantized layers: where a tier of at least `minM` rows would run the
+   * tensor-core GEMM, it runs it over f16 W instead, which matmul.dequant-f16 writes into
+   * `scratch` from the layer's blocks right before (one buffer for every linear: they run in
+   * turn; a layer whose f16 W does not fit keeps the quantized GEMM). See DEQUANT_MIN_M.
+   */
+  dequant?: { scratch: GPUBuffer; minM: number };
 }
+
+/**
+ * Rows of x from which a quantized layer's prompt GEMM runs over a fresh f16 copy of W: its
+ * tiles then stage W as plain halves, where decoding blocks in every tile's staging cost each
+ * weight once per 128 rows of x. (Below, the GEMM is bound by W's loads, which f16 makes 3.6x
+ * larger than Q4_0.)
+ */
+export const DEQUANT_MIN_M = 512;
 
 function readsQuantizedX(spec: KernelSpec<MatmulShape, unknown>): boolean {
   return spec === (matmulGemvInt8PreSpec as KernelSpec<MatmulShape, unknown>);
@@ -80,26 +97,42 @@ export function producedXFormat(act: ActDType, linears: readonly Linear[], maxM:
  */
 export const LARGE_M_TIERS = [64, 128, 256] as const;
 
-/** A prefill-sized kernel for M up to maxM; glu: it has the SwiGLU epilogue (LinearOptions.glu). */
+/**
+ * A prefill-sized kernel for M up to maxM; glu: it has the SwiGLU epilogue (LinearOptions.glu);
+ * dequant: it reads f16 W, which this kernel writes first (LinearOptions.dequant).
+ */
 interface LargeTier {
   maxM: number;
   group: KernelGroup<MatmulShape, unknown>;
   glu: boolean;
+  dequant?: KernelGroup<MatmulDequantShape, unknown>;
 }
+
+/** How a format group builds a kernel for its members: W as stored, or the f16 copy in a scratch buffer. */
+type MakeKernel = (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape, glu: boolean, w?: GPUBuffer) => Promise<KernelGroup<MatmulShape, unknown>>;
 
 async function largeTiers(
   large: MatmulShape,
   dev: GpuContext['info'],
-  make: (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape, glu: boolean) => Promise<KernelGroup<MatmulShape, unknown>>,
+  make: MakeKernel,
   glu: boolean,
+  dequant?: { scratch: GPUBuffer; minM: number; make: () => Promise<KernelGroup<MatmulDequantShape, unknown>> },
 ): Promise<LargeTier[]> {
   const tiers = [...LARGE_M_TIERS.filter((m) => m > GEMV_MAX_M && m < large.M), large.M];
   const out: LargeTier[] = [];
+  const f16Bytes = 2 * large.N * large.K;
   for (const maxM of tiers) {
-    const shape = { ...large, M: maxM };
+    let shape: MatmulShape = { ...large, M: maxM };
+    let w: GPUBuffer | undefined;
+    const f16Shape: MatmulShape = { ...shape, weight: 'f16' };
+    if (dequant && maxM >= dequant.minM && f16Bytes <= dequant.scratch.size && chooseMatmulPath(shape, dev) === 'tensor' && chooseMatmulPath(f16Shape, dev) === 'tensor') {
+      shape = f16Shape;
+      w = dequant.scratch;
+    }
     const spec = MATMUL_SPECS[chooseMatmulPath(shape, dev)] as KernelSpec<MatmulShape, unknown>;
     const fused = glu && spec.supports({ ...shape, glu: true }, dev).length === 0;
-    out.push({ maxM, group: await make(spec, fused ? { ...shape, glu: true } : shape, fused), glu: fused });
+    const group = await make(spec, fused ? { ...shape, glu: true } : shape, fused, w);
+    out.push({ maxM, group, glu: fused, ...(w ? { dequant: await dequant!.make() } : {}) });
   }
   return out;
 }
@@ -124,6 +157,8 @@ class FormatGroup {
   private readonly gluShape: MatmulShape;
   /** the active kernel writes silu(gate) * up (LinearOptions.glu) */
   fusesGlu = false;
+  /** the prefill-sized tier of the active kernel, if it is one */
+  private activeTier: LargeTier | undefined;
 
   constructor(
     readonly gemv: KernelGroup<MatmulShape, unknown>,
@@ -147,7 +182,8 @@ class FormatGroup {
     this.shape.M = M;
     const large = this.large.find((t) => M <= t.maxM) ?? this.large[this.large.length - 1];
     this.active = M === 1 ? this.gemv : M <= GEMV_MAX_M || !large ? this.gemvFew : large.group;
-    this.fusesGlu = this.active === large?.group && large.glu;
+    this.activeTier = this.active === large?.group ? large : undefined;
+    this.fusesGlu = this.activeTier?.glu ?? false;
     this.gluShape.M = M;
     this.active.setShape(this.fusesGlu ? this.gluShape : this.shape);
     if (this.readsQuantizedX) this.quantizer?.kernel.setShape(this.shape);
@@ -155,13 +191,17 @@ class FormatGroup {
 
   encode(pass: GPUComputePassEncoder, member: number): void {
     if (this.readsQuantizedX) this.quantizer?.kernel.encode(pass, member);
+    this.activeTier?.dequant?.encode(pass, member);
     this.active.encode(pass, member);
   }
 
   destroy(): void {
     this.gemv.destroy();
     this.gemvFew.destroy();
-    for (const t of this.large) t.group.destroy();
+    for (const t of this.large) {
+      t.group.destroy();
+      t.dequant?.destroy();
+    }
     this.quantizer?.kernel.destroy();
     for (const b of this.quantizer?.scratch ?? []) b.destroy();
   }
@@ -205,8 +245,15 @@ export class LinearGroup {
         const { linear, x, y } = layers[i]!;
         return { x, w: linear.weight.buffer, ...(linear.bias ? { bias: linear.bias.buffer } : {}), y };
       });
-      const make = async (spec: KernelSpec<MatmulShape, unknown>, shape: MatmulShape, glu = false) =>
-        KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), glu ? members.map((m) => ({ ...m, y: opts.glu!.y })) : members, `${label}:${l0.format}:${spec.id}${glu ? '+glu' : ''}`);
+      const make: MakeKernel = async (spec, shape, glu, w) =>
+        KernelGroup.create(
+          ctx,
+          spec,
+          shape,
+          await configs.get(spec, shape),
+          members.map((m) => ({ ...m, ...(glu ? { y: opts.glu!.y } : {}), ...(w ? { w } : {}) })),
+          `${label}:${shape.weight}${w ? `<-${l0.format}` : ''}:${spec.id}${glu ? '+glu' : ''}`,
+        );
       const few = { ...small, M: Math.min(GEMV_MAX_M, maxM) };
       const smallSpec = decodeMatmulSpec(small, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
       const fewSpec = decodeMatmulSpec(few, ctx.info, int8) as KernelSpec<MatmulShape, unknown>;
@@ -226,9 +273,21 @@ export class LinearGroup {
           idx.map((i) => ({ x: layers[i]!.x, xq, xs })), `${label}:${l0.format}:${matmulQuantizeXSpec.id}`);
         quantizer = { kernel: kernel as KernelGroup<MatmulShape, unknown>, scratch: [xq, xs] };
       }
-      const gemv = await make(smallSpec, small);
-      const gemvFew = await make(fewSpec, few);
-      const big = largePath === 'gemv' ? [] : await largeTiers(large, ctx.info, make, Boolean(opts.glu) && !l0.bias);
+      const gemv = await make(smallSpec, small, false);
+      const gemvFew = await make(fewSpec, few, false);
+      const dq = opts.dequant;
+      const dequant =
+        dq && l0.format !== 'f32' && l0.format !== 'f16'
+          ? {
+              ...dq,
+              make: async () => {
+                const shape: MatmulDequantShape = { weight: l0.format as MatmulDequantShape['weight'], N: l0.N, K: l0.K };
+                return KernelGroup.create(ctx, matmulDequantSpec, shape, await configs.get(matmulDequantSpec, shape),
+                  idx.map((i) => ({ w: layers[i]!.linear.weight.buffer, out: dq.scratch })), `${label}:${l0.format}:${matmulDequantSpec.id}`);
+              },
+            }
+          : undefined;
+      const big = largePath === 'gemv' ? [] : await largeTiers(large, ctx.info, make, Boolean(opts.glu) && !l0.bias, dequant);
       const g = new FormatGroup(gemv, gemvFew, big, { ...small }, quantizer);
       groups.push(g);
       idx.forEach((i, member) => (route[i] = [g, member]));

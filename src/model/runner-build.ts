@@ -19,7 +19,7 @@ import { ropeSpec, type RopeShape } from '../kernels/rope.js';
 import type { KernelSpec } from '../kernels/spec.js';
 import { swigluQuantXSpec, swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
 import type { ConfigSource } from './config-source.js';
-import { LinearGroup, producedXFormat, type LinearOptions } from './linear.js';
+import { DEQUANT_MIN_M, LinearGroup, producedXFormat, type LinearOptions } from './linear.js';
 import type { RunnerLimits } from './runner.js';
 import type { Linear, ModelWeights } from './weights.js';
 import { XProducer, type QuantXVariant } from './x-producer.js';
@@ -66,6 +66,8 @@ export interface Kernels {
   lmHead: LinearGroup;
   /** scratch of x quantized by its producer ([min(maxNumTokens, GEMV_MAX_M), K/64] pairs: xq, xs), per role that has one */
   quantX: GPUBuffer[];
+  /** f16 copy of one layer's quantized W for prompt-sized GEMMs (LinearOptions.dequant), where built */
+  wF16?: GPUBuffer;
 }
 
 export interface KernelOptions {
@@ -77,6 +79,21 @@ export interface KernelOptions {
   ropeInAttention?: boolean;
   /** a fused gate|up's prefill-sized kernels apply SwiGLU themselves where they can (default true; see RunnerOptions) */
   fuseSwiglu?: boolean;
+  /** prompt-sized GEMMs of quantized layers over an f16 copy of W (default true; see RunnerOptions) */
+  prefillDequant?: boolean;
+}
+
+/**
+ * The f16 copy of W that prompt-sized tensor-core GEMMs of quantized layers read (LinearOptions.
+ * dequant), sized for the largest of the layers' linears within the device's buffer limits;
+ * undefined where none would use it (f32 activations, no subgroup matrices, steps below
+ * DEQUANT_MIN_M tokens, float weights).
+ */
+function f16WeightScratch(ctx: GpuContext, act: ActDType, maxNumTokens: number, linears: readonly Linear[]): GPUBuffer | undefined {
+  if (act !== 'f16' || !ctx.info.features.subgroupMatrix || maxNumTokens < DEQUANT_MIN_M) return undefined;
+  const cap = Math.min(ctx.info.limits.maxStorageBufferBindingSize, ctx.info.limits.maxBufferSize);
+  const sizes = linears.filter((l) => l.format !== 'f32' && l.format !== 'f16').map((l) => 2 * l.N * l.K).filter((b) => b <= cap);
+  return sizes.length ? createBuffer(ctx, Math.max(...sizes), 'w:f16') : undefined;
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -186,8 +203,18 @@ export async function buildKernels(
     (await KernelGroup.create(ctx, spec, shape, await configs.get(spec, shape), members, label)) as KernelGroup<S, unknown>;
   const layers = w.layers;
   const linOpts: LinearOptions = opts.int8 === undefined ? {} : { int8: opts.int8 };
+  const l0 = layers[0]!;
+  const layerLinears = layers.flatMap((l) => [...Object.values(l.qkv), l.o, ...Object.values(l.gateUp), l.down] as Linear[]);
+  const wF16 = opts.prefillDequant === false ? undefined : f16WeightScratch(ctx, act, T, layerLinears);
+  // (lm_head stays off it: its GEMM takes at most maxNumSeqs rows)
+  const dequant = wF16 ? { dequant: { scratch: wF16, minM: DEQUANT_MIN_M } } : {};
   const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, producedX?: ProducedX, more: LinearOptions = {}) =>
-    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), T, configs, label, { ...linOpts, ...(producedX ? { producedX: producedX.scratch } : {}), ...more });
+    LinearGroup.create(ctx, act, layers.map((l) => ({ linear: pick(l), x, y })), T, configs, label, {
+      ...linOpts,
+      ...dequant,
+      ...(producedX ? { producedX: producedX.scratch } : {}),
+      ...more,
+    });
 
   // Where every linear reading one x (q|k|v, gate|up, down) takes one int8 format, x's producer
   // quantizes x for them: scratch for the most rows a GEMV takes, and the format to build for.
@@ -203,7 +230,6 @@ export async function buildKernels(
     return { format, scratch };
   };
 
-  const l0 = layers[0]!;
   const fusedQkv = 'fused' in l0.qkv;
   const qkvOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.qkv ? [l.qkv.fused] : [l.qkv.q, l.qkv.k, l.qkv.v]);
   const qkvX = produced(layers.flatMap(qkvOf), c.hiddenSize, 'qkv', 'rmsnorm');
@@ -312,6 +338,7 @@ export async function buildKernels(
     ),
     lmHead: await LinearGroup.create(ctx, act, [{ linear: w.output, x: b.sampled, y: b.logits }], limits.maxNumSeqs, configs, 'lm_head', linOpts),
     quantX,
+    ...(wF16 ? { wF16 } : {}),
   };
 }
 

@@ -80,6 +80,14 @@ export interface RunnerOptions {
    * false keeps the separate pass (an A/B).
    */
   fuseSwiglu?: boolean;
+  /**
+   * Prompt chunks of at least DEQUANT_MIN_M tokens run quantized layers' tensor-core GEMMs over
+   * an f16 copy of each layer's W, written just before into one scratch buffer (the size of the
+   * largest linear in f16: 235 MB for Llama-3.1-8B's gate|up). Default true where those GEMMs
+   * run (f16 activations, subgroup matrices); false keeps the GEMMs that decode the blocks in
+   * their staging (an A/B, or to save the scratch's memory).
+   */
+  prefillDequant?: boolean;
 }
 
 export interface RunnerStep {
@@ -190,6 +198,7 @@ export class ModelRunner {
         ...(opts.int8Gemv !== undefined ? { int8: opts.int8Gemv } : {}),
         ...(opts.fuseQuantizeX !== undefined ? { fuseQuantizeX: opts.fuseQuantizeX } : {}),
         ...(opts.fuseSwiglu !== undefined ? { fuseSwiglu: opts.fuseSwiglu } : {}),
+        ...(opts.prefillDequant !== undefined ? { prefillDequant: opts.prefillDequant } : {}),
         ropeInAttention: attention.appliesRope,
       });
       return new ModelRunner(ctx, cfg, act, limits, kvCache, weights, buf, kernels, attention, attnLayers);
@@ -314,6 +323,7 @@ export class ModelRunner {
     const k = this.k;
     for (const g of [k.embed, k.normFirst, k.ffnNorm, k.attnNorm, ...k.rope, k.swiglu, k.gather]) g.destroy();
     for (const b of k.quantX) b.destroy();
+    k.wF16?.destroy();
     for (const g of [...k.qkv, k.o, ...k.gateUp, k.down, k.lmHead]) g.destroy();
     k.qkNorm?.q.destroy();
     k.qkNorm?.k.destroy();
