@@ -54,9 +54,9 @@ export interface EngineOptions {
   /** with tune: 'auto', the most time one kernel may take (default 5 s) */
   tunePerKernelMs?: number;
   /**
-   * Prompt chunks of >= 512 tokens run quantized layers' GEMMs over an f16 copy of each layer's
-   * weights (faster on tensor cores; costs one f16 layer of GPU memory, e.g. 235 MB for
-   * Llama-3.1-8B). Default true where it applies; false saves that memory.
+   * Steps of more than 256 tokens (with maxNumBatchedTokens >= 512) run quantized layers' GEMMs
+   * over an f16 copy of each layer's weights (faster on tensor cores; costs one f16 layer of GPU
+   * memory, e.g. 235 MB for Llama-3.1-8B). Default true where it applies; false saves that memory.
    */
   prefillDequant?: boolean;
   /** the name the OpenAI API reports (default: the model file or folder name) */
