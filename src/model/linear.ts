@@ -121,7 +121,7 @@ async function largeTiers(
 ): Promise<LargeTier[]> {
   const tiers = [...LARGE_M_TIERS.filter((m) => m > GEMV_MAX_M && m < large.M), large.M];
   const out: LargeTier[] = [];
-  const f16Bytes = 2 * large.N * large.K;
+  const f16Bytes = 2 * large.N * large.K; // (the scratch was sized for the largest that fits a binding)
   for (const maxM of tiers) {
     let shape: MatmulShape = { ...large, M: maxM };
     let w: GPUBuffer | undefined;

@@ -4,7 +4,7 @@ import type { ModelConfig } from '../core/model-config.js';
 import { ropeCosSinForModel } from '../core/reference/rope.js';
 import type { PagedKVCache } from '../attention/paged-kv-cache.js';
 import type { GpuContext } from '../gpu/context.js';
-import { createBuffer, uploadBuffer } from '../gpu/buffers.js';
+import { createBuffer, STORAGE_SLACK_BYTES, uploadBuffer } from '../gpu/buffers.js';
 import { pagedAttentionSpec } from '../kernels/attention.js';
 import { attentionDecodeSpec } from '../kernels/attention-decode.js';
 import { attentionTensorSpec } from '../kernels/attention-tensor.js';
@@ -91,7 +91,8 @@ export interface KernelOptions {
  */
 function f16WeightScratch(ctx: GpuContext, act: ActDType, maxNumTokens: number, linears: readonly Linear[]): GPUBuffer | undefined {
   if (act !== 'f16' || !ctx.info.features.subgroupMatrix || maxNumTokens < DEQUANT_MIN_M) return undefined;
-  const cap = Math.min(ctx.info.limits.maxStorageBufferBindingSize, ctx.info.limits.maxBufferSize);
+  // (the buffer is bound whole, with createBuffer's slack past the data)
+  const cap = Math.min(ctx.info.limits.maxStorageBufferBindingSize, ctx.info.limits.maxBufferSize) - STORAGE_SLACK_BYTES;
   const sizes = linears.filter((l) => l.format !== 'f32' && l.format !== 'f16').map((l) => 2 * l.N * l.K).filter((b) => b <= cap);
   return sizes.length ? createBuffer(ctx, Math.max(...sizes), 'w:f16') : undefined;
 }
