@@ -122,6 +122,9 @@ const ALL_CASES: [string, MatmulWeightFormat, number, number, number, boolean?][
   ['q_proj', 'q4_0', 1024, 4096, 4096],
   ['gate_up', 'q4_0', 512, 28672, 4096],
   ['gate_up+glu', 'q4_0', 512, 28672, 4096, true], // with the SwiGLU epilogue (MatmulShape.glu)
+  // a prompt chunk's q|k|v and gate|up over the f16 copy of quantized W (RunnerOptions.prefillDequant)
+  ['qkv', 'f16', 512, 6144, 4096],
+  ['gate_up+glu', 'f16', 512, 28672, 4096, true],
 ];
 /** --cases: indices into ALL_CASES (default all) */
 const CASES = args.cases ? args.cases.split(',').map((i) => ALL_CASES[Number(i)]!) : ALL_CASES;

@@ -54,7 +54,7 @@ export interface EngineOptions {
   /** with tune: 'auto', the most time one kernel may take (default 5 s) */
   tunePerKernelMs?: number;
   /**
-   * Steps of more than 256 tokens (with maxNumBatchedTokens >= 512) run quantized layers' GEMMs
+   * Steps of more than 128 tokens (with maxNumBatchedTokens >= 256) run quantized layers' GEMMs
    * over an f16 copy of each layer's weights (faster on tensor cores; costs one f16 layer of GPU
    * memory, e.g. 235 MB for Llama-3.1-8B). Default true where it applies; false saves that memory.
    */

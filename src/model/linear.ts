@@ -57,13 +57,14 @@ export interface LinearOptions {
 }
 
 /**
- * Prefill-sized tiers built for at least this many rows of x (the engine's 512-row tier takes
- * steps of 257..512 rows) run quantized layers' GEMMs over a fresh f16 copy of W: their tiles
- * then stage W as plain halves, where decoding blocks in every tile's staging cost each weight
- * once per 128 rows of x. (Smaller tiers are bound by W's loads, which f16 makes 3.6x those of
- * Q4_0.) H200, Llama-3.1-8B Q4_0, 512-token prompt: pass 49.3 -> 43.2 ms (bench/README.md).
+ * Prefill-sized tiers built for at least this many rows of x (LARGE_M_TIERS: the 256-row tier
+ * takes steps of 129..256 rows) run quantized layers' GEMMs over a fresh f16 copy of W: their
+ * tiles then stage W as plain halves, where decoding blocks in every tile's staging cost each
+ * weight once per 128 rows of x. H200, Llama-3.1-8B Q4_0, runner prefill pass, same call: 512
+ * tokens 49.3 -> 43.2 ms, 256 tokens 31.8 -> 28.4 ms, but 128 tokens 20.3 -> 22.5 ms (there the
+ * copy's fixed 5.5 ms outweighs the faster GEMMs), hence 256 (bench/README.md).
  */
-export const DEQUANT_MIN_M = 512;
+export const DEQUANT_MIN_M = 256;
 
 function readsQuantizedX(spec: KernelSpec<MatmulShape, unknown>): boolean {
   return spec === (matmulGemvInt8PreSpec as KernelSpec<MatmulShape, unknown>);

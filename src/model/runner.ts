@@ -81,8 +81,8 @@ export interface RunnerOptions {
    */
   fuseSwiglu?: boolean;
   /**
-   * Steps that take the prefill-sized GEMM built for maxNumTokens >= DEQUANT_MIN_M rows (more
-   * than 256 tokens) run quantized layers' tensor-core GEMMs over an f16 copy of each layer's W,
+   * Steps that take a prefill-sized GEMM built for >= DEQUANT_MIN_M rows (more than 128 tokens,
+   * where maxNumTokens >= 256) run quantized layers' tensor-core GEMMs over an f16 copy of each layer's W,
    * written just before into one scratch buffer (the size of the
    * largest linear in f16: 235 MB for Llama-3.1-8B's gate|up). Default true where those GEMMs
    * run (f16 activations, subgroup matrices); false keeps the GEMMs that decode the blocks in
