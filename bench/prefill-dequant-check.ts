@@ -8,7 +8,9 @@
  *   node bench/dist/prefill-dequant-check.js --model PATH [--tokens 300,512]
  */
 import { parseArgs } from 'node:util';
+import { f16ArrayToF32 } from '../src/core/dtype.js';
 import { acquireGpu } from '../src/gpu/acquire.js';
+import { readBuffer } from '../src/gpu/buffers.js';
 import { openModelFiles } from '../src/model/open.js';
 import { ModelRunner } from '../src/model/runner.js';
 import { createNodePlatform, openLocalModel } from '../src/platform/node/index.js';
@@ -37,9 +39,17 @@ async function logits(prefillDequant: boolean, len: number): Promise<{ logits: F
       sampleRows: [len - 1],
     });
     runner.run();
-    // whether the runner built the f16 copy of W (bench only: not API)
-    const scratch = Boolean((runner as unknown as { k: { wF16?: GPUBuffer } }).k.wF16);
-    return { logits: await runner.readLogits(), scratch };
+    // whether the runner built the f16 copy of W, and the residual stream's last row (bench only: not API)
+    const internals = runner as unknown as { k: { wF16?: GPUBuffer }; buf: { residual: GPUBuffer } };
+    const scratch = Boolean(internals.k.wF16);
+    const logits = await runner.readLogits();
+    const H = runner.config.hiddenSize;
+    const res = new Uint16Array(await readBuffer(gpu, internals.buf.residual, len * H * 2));
+    const last = f16ArrayToF32(res.subarray((len - 1) * H, len * H));
+    const first = f16ArrayToF32(res.subarray(0, H));
+    const stat = (a: Float32Array) => ({ maxAbs: a.reduce((m, v) => Math.max(m, Math.abs(v)), 0), nonFinite: a.filter((v) => !Number.isFinite(v)).length });
+    if (process.env.CHECK_VERBOSE) console.log(JSON.stringify({ prefillDequant, len, residualFirst: stat(first), residualLast: stat(last), logits: stat(logits) }));
+    return { logits, scratch };
   } finally {
     runner.dispose();
   }
@@ -58,6 +68,21 @@ for (const len of lens) {
     if (off.logits[i]! > off.logits[argOff]!) argOff = i;
     if (on.logits[i]! > on.logits[argOn]!) argOn = i;
   }
-  console.log(JSON.stringify({ model: args.model, tokens: len, f16Copy: on.scratch, maxAbsDiff: maxDiff, relToMaxLogit: maxDiff / maxAbs, argmaxEqual: argOff === argOn }));
+  const finite = (a: Float32Array) => a.every(Number.isFinite);
+  console.log(
+    JSON.stringify({
+      model: args.model,
+      tokens: len,
+      f16Copy: on.scratch,
+      maxAbsLogit: maxAbs,
+      maxAbsDiff: maxDiff,
+      relToMaxLogit: maxAbs > 0 ? maxDiff / maxAbs : null,
+      argmaxEqual: argOff === argOn,
+      finite: finite(off.logits) && finite(on.logits),
+    }),
+  );
+  // logits that are all zero or not finite mean the step did not compute (or overflowed): no check
+  if (!(maxAbs > 0) || !finite(off.logits) || !finite(on.logits)) process.exitCode = 1;
+  else if (maxDiff / maxAbs > 1e-2 || argOff !== argOn) process.exitCode = 1;
 }
 gpu.destroy();
