@@ -28,7 +28,7 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
 interface RunnerInternals {
   weights: ModelWeights;
   buf: Record<string, GPUBuffer | undefined>;
-  k: { quantX: GPUBuffer[]; wF16?: GPUBuffer };
+  k: { quantX: GPUBuffer[]; wF16?: { made: GPUBuffer | undefined } };
 }
 
 export interface MemoryReport {
@@ -55,7 +55,7 @@ export function memoryReport(runner: ModelRunner, weightFileBytes: number): Memo
   const weightGpuBytes = r.weights.buffers.reduce((a, b) => a + b.size, 0);
   const tied = r.weights.output.weight.buffer === r.weights.embedding.weight.buffer;
   const weightBytesPerStep = weightGpuBytes - (tied ? 0 : r.weights.embedding.weight.buffer.size);
-  const weightF16CopyBytes = r.k.wF16?.size ?? 0;
+  const weightF16CopyBytes = r.k.wF16?.made?.size ?? 0;
   const activationBytes = [...Object.values(r.buf), ...r.k.quantX].reduce((a, b) => a + (b?.size ?? 0), 0) + weightF16CopyBytes;
   const kv = runner.kvCache;
   return {

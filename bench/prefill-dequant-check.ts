@@ -40,7 +40,7 @@ async function logits(prefillDequant: boolean, len: number): Promise<{ logits: F
     });
     runner.run();
     // whether the runner built the f16 copy of W (bench only: not API)
-    const scratch = Boolean((runner as unknown as { k: { wF16?: GPUBuffer } }).k.wF16);
+    const scratch = Boolean((runner as unknown as { k: { wF16?: { made: GPUBuffer | undefined } } }).k.wF16?.made);
     const logits = await runner.readLogits();
     return { logits, scratch };
   } finally {

@@ -1,5 +1,6 @@
 import type { ActDType } from '../core/dtype.js';
 import { WgllmError } from '../core/errors.js';
+import { createBuffer } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { BufferBinding } from '../gpu/launch.js';
 import { KernelGroup } from '../kernels/launch.js';
@@ -53,7 +54,36 @@ export interface LinearOptions {
    * `scratch` from the layer's blocks right before (one buffer for every linear: they run in
    * turn; a layer whose f16 W does not fit keeps the quantized GEMM). See DEQUANT_MIN_M.
    */
-  dequant?: { scratch: GPUBuffer; minM: number };
+  dequant?: { scratch: F16WeightScratch; minM: number };
+}
+
+/**
+ * The buffer LinearOptions.dequant writes f16 W into, shared by every linear (they run in turn).
+ * It is made when the first prefill tier takes it, so a runner whose GEMMs never read f16 W (f32
+ * activations, no tensor-core path for these shapes, steps too small) holds none.
+ */
+export class F16WeightScratch {
+  private buf: GPUBuffer | undefined;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    /** the largest f16 W it holds */
+    readonly bytes: number,
+  ) {}
+
+  /** the buffer, made on first use */
+  get buffer(): GPUBuffer {
+    return (this.buf ??= createBuffer(this.ctx, this.bytes, 'w:f16'));
+  }
+
+  /** the buffer, if some linear took it */
+  get made(): GPUBuffer | undefined {
+    return this.buf;
+  }
+
+  destroy(): void {
+    this.buf?.destroy();
+  }
 }
 
 /**
@@ -118,23 +148,26 @@ async function largeTiers(
   dev: GpuContext['info'],
   make: MakeKernel,
   glu: boolean,
-  dequant?: { scratch: GPUBuffer; minM: number; make: () => Promise<KernelGroup<MatmulDequantShape, unknown>> },
+  dequant?: { scratch: F16WeightScratch; minM: number; make: () => Promise<KernelGroup<MatmulDequantShape, unknown>> },
 ): Promise<LargeTier[]> {
   const tiers = [...LARGE_M_TIERS.filter((m) => m > GEMV_MAX_M && m < large.M), large.M];
   const out: LargeTier[] = [];
   const f16Bytes = 2 * large.N * large.K; // (the scratch was sized for the largest that fits a binding)
+  // one copy kernel for every tier that takes it (its launch does not depend on M)
+  let copy: KernelGroup<MatmulDequantShape, unknown> | undefined;
   for (const maxM of tiers) {
     let shape: MatmulShape = { ...large, M: maxM };
     let w: GPUBuffer | undefined;
     const f16Shape: MatmulShape = { ...shape, weight: 'f16' };
-    if (dequant && maxM >= dequant.minM && f16Bytes <= dequant.scratch.size && chooseMatmulPath(shape, dev) === 'tensor' && chooseMatmulPath(f16Shape, dev) === 'tensor') {
+    if (dequant && maxM >= dequant.minM && f16Bytes <= dequant.scratch.bytes && chooseMatmulPath(shape, dev) === 'tensor' && chooseMatmulPath(f16Shape, dev) === 'tensor') {
       shape = f16Shape;
-      w = dequant.scratch;
+      w = dequant.scratch.buffer;
+      copy ??= await dequant.make();
     }
     const spec = MATMUL_SPECS[chooseMatmulPath(shape, dev)] as KernelSpec<MatmulShape, unknown>;
     const fused = glu && spec.supports({ ...shape, glu: true }, dev).length === 0;
     const group = await make(spec, fused ? { ...shape, glu: true } : shape, fused, w);
-    out.push({ maxM, group, glu: fused, ...(w ? { dequant: await dequant!.make() } : {}) });
+    out.push({ maxM, group, glu: fused, ...(w ? { dequant: copy } : {}) });
   }
   return out;
 }
@@ -200,10 +233,9 @@ class FormatGroup {
   destroy(): void {
     this.gemv.destroy();
     this.gemvFew.destroy();
-    for (const t of this.large) {
-      t.group.destroy();
-      t.dequant?.destroy();
-    }
+    for (const t of this.large) t.group.destroy();
+    // (tiers share their copy kernel)
+    for (const d of new Set(this.large.map((t) => t.dequant))) d?.destroy();
     this.quantizer?.kernel.destroy();
     for (const b of this.quantizer?.scratch ?? []) b.destroy();
   }
@@ -285,7 +317,7 @@ export class LinearGroup {
               make: async () => {
                 const shape: MatmulDequantShape = { weight: l0.format as MatmulDequantShape['weight'], N: l0.N, K: l0.K };
                 return KernelGroup.create(ctx, matmulDequantSpec, shape, await configs.get(matmulDequantSpec, shape),
-                  idx.map((i) => ({ w: layers[i]!.linear.weight.buffer, out: dq.scratch })), `${label}:${l0.format}:${matmulDequantSpec.id}`);
+                  idx.map((i) => ({ w: layers[i]!.linear.weight.buffer, out: dq.scratch.buffer })), `${label}:${l0.format}:${matmulDequantSpec.id}`);
               },
             }
           : undefined;

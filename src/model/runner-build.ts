@@ -19,7 +19,7 @@ import { ropeSpec, type RopeShape } from '../kernels/rope.js';
 import type { KernelSpec } from '../kernels/spec.js';
 import { swigluQuantXSpec, swigluSpec, type SwigluShape } from '../kernels/swiglu.js';
 import type { ConfigSource } from './config-source.js';
-import { DEQUANT_MIN_M, LinearGroup, producedXFormat, type LinearOptions } from './linear.js';
+import { DEQUANT_MIN_M, F16WeightScratch, LinearGroup, producedXFormat, type LinearOptions } from './linear.js';
 import type { RunnerLimits } from './runner.js';
 import type { Linear, ModelWeights } from './weights.js';
 import { XProducer, type QuantXVariant } from './x-producer.js';
@@ -66,8 +66,8 @@ export interface Kernels {
   lmHead: LinearGroup;
   /** scratch of x quantized by its producer ([min(maxNumTokens, GEMV_MAX_M), K/64] pairs: xq, xs), per role that has one */
   quantX: GPUBuffer[];
-  /** f16 copy of one layer's quantized W for prompt-sized GEMMs (LinearOptions.dequant), where built */
-  wF16?: GPUBuffer;
+  /** f16 copy of one layer's quantized W for prompt-sized GEMMs (LinearOptions.dequant), where a linear takes it */
+  wF16?: F16WeightScratch;
 }
 
 export interface KernelOptions {
@@ -85,16 +85,15 @@ export interface KernelOptions {
 
 /**
  * The f16 copy of W that prompt-sized tensor-core GEMMs of quantized layers read (LinearOptions.
- * dequant), sized for the largest of the layers' linears within the device's buffer limits;
- * undefined where none would use it (f32 activations, no subgroup matrices, steps below
- * DEQUANT_MIN_M tokens, float weights).
+ * dequant), sized for the largest of the layers' quantized linears within the device's buffer
+ * limits (the linears' tiers decide whether they take it; it is made only then); undefined where
+ * no quantized linear fits.
  */
-function f16WeightScratch(ctx: GpuContext, act: ActDType, maxNumTokens: number, linears: readonly Linear[]): GPUBuffer | undefined {
-  if (act !== 'f16' || !ctx.info.features.subgroupMatrix || maxNumTokens < DEQUANT_MIN_M) return undefined;
+function f16WeightScratch(ctx: GpuContext, linears: readonly Linear[]): F16WeightScratch | undefined {
   // (the buffer is bound whole, with createBuffer's slack past the data)
   const cap = Math.min(ctx.info.limits.maxStorageBufferBindingSize, ctx.info.limits.maxBufferSize) - STORAGE_SLACK_BYTES;
   const sizes = linears.filter((l) => l.format !== 'f32' && l.format !== 'f16').map((l) => 2 * l.N * l.K).filter((b) => b <= cap);
-  return sizes.length ? createBuffer(ctx, Math.max(...sizes), 'w:f16') : undefined;
+  return sizes.length ? new F16WeightScratch(ctx, Math.max(...sizes)) : undefined;
 }
 
 export const ACT_BYTES: Record<ActDType, number> = { f32: 4, f16: 2 };
@@ -205,8 +204,9 @@ export async function buildKernels(
   const layers = w.layers;
   const linOpts: LinearOptions = opts.int8 === undefined ? {} : { int8: opts.int8 };
   const l0 = layers[0]!;
-  const layerLinears = layers.flatMap((l) => [...Object.values(l.qkv), l.o, ...Object.values(l.gateUp), l.down] as Linear[]);
-  const wF16 = opts.prefillDequant === false ? undefined : f16WeightScratch(ctx, act, T, layerLinears);
+  const qkvOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.qkv ? [l.qkv.fused] : [l.qkv.q, l.qkv.k, l.qkv.v]);
+  const gateUpOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up]);
+  const wF16 = opts.prefillDequant === false ? undefined : f16WeightScratch(ctx, layers.flatMap((l) => [...qkvOf(l), l.o, ...gateUpOf(l), l.down]));
   // (lm_head stays off it: its GEMM takes at most maxNumSeqs rows)
   const dequant = wF16 ? { dequant: { scratch: wF16, minM: DEQUANT_MIN_M } } : {};
   const linear = (pick: (l: (typeof layers)[number]) => Linear, x: GPUBuffer, y: GPUBuffer, label: string, producedX?: ProducedX, more: LinearOptions = {}) =>
@@ -232,7 +232,6 @@ export async function buildKernels(
   };
 
   const fusedQkv = 'fused' in l0.qkv;
-  const qkvOf = (l: (typeof layers)[number]): Linear[] => ('fused' in l.qkv ? [l.qkv.fused] : [l.qkv.q, l.qkv.k, l.qkv.v]);
   const qkvX = produced(layers.flatMap(qkvOf), c.hiddenSize, 'qkv', 'rmsnorm');
   const qkv = fusedQkv
     ? [await linear((l) => (l.qkv as { fused: Linear }).fused, b.normed, b.q, 'qkv', qkvX)]
@@ -258,7 +257,7 @@ export async function buildKernels(
         ),
       );
   const fusedGu = 'fused' in l0.gateUp;
-  const guX = produced(layers.flatMap((l) => ('fused' in l.gateUp ? [l.gateUp.fused] : [l.gateUp.gate, l.gateUp.up])), c.hiddenSize, 'gate_up', 'rmsnorm');
+  const guX = produced(layers.flatMap(gateUpOf), c.hiddenSize, 'gate_up', 'rmsnorm');
   const gateUp = fusedGu
     ? [await linear((l) => (l.gateUp as { fused: Linear }).fused, b.normed, b.gate, 'gate_up', guX, opts.fuseSwiglu === false ? {} : { glu: { y: b.mlp } })]
     : [
